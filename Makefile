@@ -1,0 +1,43 @@
+# The commands a person types. Everything real happens in meson; this file only
+# picks a build folder and makes sure the build dependencies are there.
+#
+#   make                  build (build/)
+#   make check            build and run every test
+#   make check SANITIZE=1 the same, built with AddressSanitizer and UBSan (build-san/)
+#   make WERROR=1         warnings are errors (CI)
+
+SANITIZE ?= 0
+WERROR   ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD      ?= build-san
+MESON_OPTS += -Db_sanitize=address,undefined -Db_lundef=false \
+              -Dc_args=-fno-sanitize-recover=undefined \
+              -Dc_link_args=-fno-sanitize-recover=undefined
+else
+BUILD      ?= build
+endif
+ifeq ($(WERROR),1)
+MESON_OPTS += -Dwerror=true
+endif
+
+export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+
+.PHONY: all deps check clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja:
+	@scripts/install-deps
+	meson setup $(BUILD) $(MESON_OPTS)
+
+check: all
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+clean:
+	rm -rf build build-san build-fuzz
