@@ -1,4 +1,6 @@
 #include <dirent.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,4 +33,21 @@ int test_memfd(const char *name, uint64_t size)
 void test_socketpair(int sv[2])
 {
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+int test_count_maps(const char *memfd_name)
+{
+    char line[512], want[300];
+    FILE *f = fopen("/proc/self/maps", "re");
+    int n = 0;
+
+    assert_non_null(f);
+    snprintf(want, sizeof(want), "/memfd:%s ", memfd_name);
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = ' ';
+        if (strstr(line, want))
+            n++;
+    }
+    fclose(f);
+    return n;
 }

@@ -14,6 +14,9 @@ int test_count_fds(void);
 /* A memfd of size bytes, sealable; fails the test if it cannot be made. */
 int test_memfd(const char *name, uint64_t size);
 
+/* Mappings in /proc/self/maps of the memfd called name. */
+int test_count_maps(const char *memfd_name);
+
 /* A connected AF_UNIX SOCK_STREAM pair (sv[0], sv[1]). */
 void test_socketpair(int sv[2]);
 
