@@ -41,3 +41,28 @@ check: all
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# Fuzzing: clang + libFuzzer, every target for FUZZ_SECONDS each; new inputs that
+# add coverage are merged into the committed corpus under tests/fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz demo bench
+# Benchmarks: figures and ratios against a peer measured in the same run.
+BENCH_SECONDS ?= 2
+bench: all
+	$(BUILD)/bench/vdev-bench-virtq $(BENCH_SECONDS)
+
+fuzz:
+	@VDEV_DEPS_EXTRA="clang libclang-rt-dev" scripts/install-deps
+	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
+	    -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C build-fuzz
+	@for t in build-fuzz/tests/fuzz/fuzz-*; do \
+	    name=$${t##*/fuzz-}; mkdir -p tests/fuzz/corpus/$$name; \
+	    echo "== fuzzing $$name for $(FUZZ_SECONDS) s"; \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+demo:
+	@echo "make demo arrives with the virtio-blk device and vdevd; see README, Status." >&2
+	@exit 1

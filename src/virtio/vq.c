@@ -1,0 +1,178 @@
+/* vq.c — a queue's life: start with checked ring addresses, stop, base, broken;
+ * pop and push pick the ring layout. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "vdev/log.h"
+#include "vq_internal.h"
+
+VDEV_API uint64_t vdev_vq_desc_bytes(uint16_t size, bool packed)
+{
+    (void)packed;
+    return 16ull * size;
+}
+
+VDEV_API uint64_t vdev_vq_driver_bytes(uint16_t size, bool packed)
+{
+    return packed ? 4 : 6 + 2ull * size;
+}
+
+VDEV_API uint64_t vdev_vq_device_bytes(uint16_t size, bool packed)
+{
+    return packed ? 4 : 6 + 8ull * size;
+}
+
+VDEV_API int vdev_vq_new(struct vdev_vq **out)
+{
+    struct vdev_vq *vq = calloc(1, sizeof(*vq));
+
+    if (!vq)
+        return -ENOMEM;
+    vq->call_fd = -1;
+    *out = vq;
+    return 0;
+}
+
+VDEV_API void vdev_vq_free(struct vdev_vq *vq)
+{
+    free(vq);
+}
+
+int vq_break(struct vdev_vq *vq, int err, const char *what)
+{
+    if (vq->error == 0) {
+        vq->error = err;
+        vdev_log(VDEV_LOG_WARN, "virtq: ring broken by the driver: %s (%s)", what,
+                 vdev_strerror(err));
+    }
+    return vq->error;
+}
+
+void *vq_map_area(struct vdev_vq *vq, uint64_t gpa, uint64_t bytes, uint32_t access)
+{
+    uint64_t got = bytes;
+    void *host = vdev_mem_translate(vq->mem, gpa, &got, access);
+
+    return host && got == bytes ? host : NULL;
+}
+
+/* 2.7 and 2.8: sizes and alignments of the three areas. */
+static int config_check(const struct vdev_vq_config *c)
+{
+    uint64_t driver_align = c->packed ? 4 : VRING_AVAIL_ALIGN_SIZE;
+
+    if (!c->mem)
+        return -EINVAL;
+    if (c->size == 0 || c->size > VDEV_VQ_MAX_SIZE)
+        return -EINVAL;
+    if (!c->packed && (c->size & (c->size - 1)) != 0)
+        return -EINVAL;
+    if (c->desc_gpa % VRING_DESC_ALIGN_SIZE || c->driver_gpa % driver_align ||
+        c->device_gpa % VRING_USED_ALIGN_SIZE)
+        return -EINVAL;
+    if (c->packed && (c->last_avail_idx & 0x7fff) >= c->size)
+        return -EINVAL;
+    return 0;
+}
+
+VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_vq_config *c)
+{
+    int ret;
+
+    if (vq->started)
+        return -EBUSY;
+    ret = config_check(c);
+    if (ret < 0)
+        return ret;
+
+    vq->packed = c->packed;
+    vq->event_idx = c->event_idx;
+    vq->indirect = c->indirect;
+    vq->size = c->size;
+    vq->call_fd = c->call_fd;
+    vq->mem = c->mem;
+    vq->desc_gpa = c->desc_gpa;
+    vq->driver_gpa = c->driver_gpa;
+    vq->device_gpa = c->device_gpa;
+    vq->device_log_gpa = c->log_used ? c->used_log_gpa : c->device_gpa;
+    vq->error = 0;
+    vq->inflight = 0;
+    vq->kicks_on = true;
+
+    ret = c->packed ? vq_packed_start(vq, c) : vq_split_start(vq, c);
+    if (ret < 0)
+        return ret;
+    vq->started = true;
+    return 0;
+}
+
+VDEV_API void vdev_vq_stop(struct vdev_vq *vq)
+{
+    if (!vq->started)
+        return;
+    if (!vq->error)
+        vdev_vq_flush(vq);
+    vq->started = false;
+}
+
+VDEV_API bool vdev_vq_started(const struct vdev_vq *vq)
+{
+    return vq->started;
+}
+
+VDEV_API uint16_t vdev_vq_get_base(const struct vdev_vq *vq)
+{
+    if (vq->packed)
+        return (uint16_t)(vq->p.avail_pos | (vq->p.avail_wrap ? 0x8000u : 0));
+    return vq->s.last_avail;
+}
+
+VDEV_API bool vdev_vq_broken(const struct vdev_vq *vq)
+{
+    return vq->error != 0;
+}
+
+VDEV_API int vdev_vq_error(const struct vdev_vq *vq)
+{
+    return vq->error;
+}
+
+VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_req *r)
+{
+    if (vq->error)
+        return vq->error;
+    if (!vq->started || !r->iov || !r->iov_gpa)
+        return -EINVAL;
+    return vq->packed ? vq_packed_pop(vq, r) : vq_split_pop(vq, r);
+}
+
+VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_req *r,
+                          uint32_t written)
+{
+    if (vq->error)
+        return vq->error;
+    if (!vq->started || vq->inflight == 0 || r->id >= vq->size)
+        return -EINVAL;
+    if (vq->packed && (r->ndesc == 0 || r->ndesc > vq->p.inflight_desc))
+        return -EINVAL;
+    if (written > r->in_len)
+        written = r->in_len;
+
+    vq_inflight_pushed(vq, r);
+    if (vq->packed)
+        vq_packed_push(vq, r, written);
+    else
+        vq_split_push(vq, r, written);
+    vq->inflight--;
+    return 0;
+}
+
+VDEV_API void vdev_vq_flush(struct vdev_vq *vq)
+{
+    if (!vq->started || vq->error)
+        return;
+    if (vq->packed)
+        vq_packed_flush(vq);
+    else
+        vq_split_flush(vq);
+}

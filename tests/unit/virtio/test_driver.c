@@ -1,0 +1,395 @@
+/* The driver side: its checks, its bookkeeping, what it makes of a device that
+ * returns garbage, its kick decisions; and a long randomized run of driver
+ * against device, both layouts. */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vq_fixture.h"
+
+#define DESC_F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define DESC_F_USED  (1u << VRING_PACKED_DESC_F_USED)
+
+static struct vdev_vqd_config drv_config(struct fx *f, unsigned qi)
+{
+    return (struct vdev_vqd_config){
+        .size = f->size, .packed = f->packed, .event_idx = f->event_idx,
+        .indirect = f->indirect, .desc_gpa = f->q[qi].desc_gpa,
+        .driver_gpa = f->q[qi].driver_gpa, .device_gpa = f->q[qi].device_gpa,
+        .indirect_gpa = f->q[qi].indirect_gpa, .indirect_max = 4, .mem = f->mem,
+        .kick_fd = -1,
+    };
+}
+
+static void check_new(bool packed)
+{
+    struct fx *f = fx_new(8, packed, false, true);
+    struct vdev_vqd *d;
+    struct vdev_vqd_config c;
+
+    c = drv_config(f, 0); c.size = 0;
+    assert_int_equal(vdev_vqd_new(&c, &d), -EINVAL);
+    c = drv_config(f, 0); c.size = 32769;
+    assert_int_equal(vdev_vqd_new(&c, &d), -EINVAL);
+    c = drv_config(f, 0); c.size = 6;
+    assert_int_equal(vdev_vqd_new(&c, &d), packed ? 0 : -EINVAL);
+    if (packed)
+        vdev_vqd_free(d);
+    c = drv_config(f, 0); c.desc_gpa += 8;
+    assert_int_equal(vdev_vqd_new(&c, &d), -EINVAL);
+    c = drv_config(f, 0); c.device_gpa += 2;
+    assert_int_equal(vdev_vqd_new(&c, &d), -EINVAL);
+    c = drv_config(f, 0); c.indirect_max = 0;
+    assert_int_equal(vdev_vqd_new(&c, &d), -EINVAL);
+    c = drv_config(f, 0); c.indirect_max = 9;
+    assert_int_equal(vdev_vqd_new(&c, &d), -EINVAL);
+    c = drv_config(f, 0); c.mem = NULL;
+    assert_int_equal(vdev_vqd_new(&c, &d), -EINVAL);
+    c = drv_config(f, 0); c.desc_gpa = FX_HOLE_GPA;
+    assert_int_equal(vdev_vqd_new(&c, &d), -EFAULT);
+    c = drv_config(f, 0); c.driver_gpa = FX_RO_GPA;       /* the driver writes it */
+    assert_int_equal(vdev_vqd_new(&c, &d), -EFAULT);
+    c = drv_config(f, 0); c.indirect_gpa = FX_GPA_BASE + f->mem_size - 16;
+    assert_int_equal(vdev_vqd_new(&c, &d), -EFAULT);
+    fx_free(f);
+}
+
+static void test_driver_new_split(void **state)
+{
+    check_new(false);
+}
+
+static void test_driver_new_packed(void **state)
+{
+    check_new(true);
+}
+
+/* Descriptors (or slots) run out and come back; an indirect request takes one. */
+static void check_full(bool packed)
+{
+    struct fx *f = fx_new(4, packed, false, true);
+    struct vdev_vqd *d = f->q[0].drv;
+    struct vdev_vqd_buf b[4] = { { fx_buf(f, 0), 8 }, { fx_buf(f, 1), 8 },
+                                 { fx_buf(f, 2), 8 }, { fx_buf(f, 3), 8 } };
+    uint16_t id;
+    uint32_t len;
+
+    fx_start(f, 0);
+    assert_int_equal(vdev_vqd_add(d, b, 0, b, 0, false, &id), -EINVAL);
+    assert_int_equal(vdev_vqd_add(d, b, 3, b, 0, false, &id), 0);
+    assert_int_equal(vdev_vqd_free_count(d), 1);
+    assert_int_equal(vdev_vqd_add(d, b, 1, b, 1, false, &id), -ENOSPC);
+    assert_int_equal(vdev_vqd_add(d, b, 2, b + 2, 2, true, &id), 0);   /* 4 in 1 */
+    assert_int_equal(vdev_vqd_free_count(d), 0);
+    assert_int_equal(vdev_vqd_add(d, b, 1, b, 0, true, &id), -ENOSPC);
+
+    assert_int_equal(fx_serve(f, 0, 0), 2);
+    assert_int_equal(vdev_vqd_get_used(d, &id, &len), 1);
+    assert_int_equal(vdev_vqd_get_used(d, &id, &len), 1);
+    assert_int_equal(len, 16);
+    assert_int_equal(vdev_vqd_free_count(d), 4);
+    assert_int_equal(vdev_vqd_add(d, b, 4, b, 0, false, &id), 0);
+    fx_free(f);
+}
+
+static void test_driver_full_split(void **state)
+{
+    check_full(false);
+}
+
+static void test_driver_full_packed(void **state)
+{
+    check_full(true);
+}
+
+static void test_driver_indirect_limits(void **state)
+{
+    struct fx *f = fx_new(8, false, false, false);
+    struct fx *g = fx_new(8, true, false, true);
+    struct vdev_vqd_buf b[17] = { { 0 } };
+    uint16_t id;
+
+    for (int i = 0; i < 17; i++)
+        b[i] = (struct vdev_vqd_buf){ fx_buf(g, (unsigned)i), 8 };
+    /* no indirect area configured */
+    assert_int_equal(vdev_vqd_add(f->q[0].drv, b, 1, b, 0, true, &id), -EINVAL);
+    /* more than indirect_max (8: the ring size) entries */
+    assert_int_equal(vdev_vqd_add(g->q[0].drv, b, 9, b, 0, true, &id), -EINVAL);
+    assert_int_equal(vdev_vqd_add(g->q[0].drv, b, 8, b, 0, true, &id), 0);
+    fx_free(g);
+    fx_free(f);
+}
+
+/* A device that returns ids it was not given, or runs the used index ahead,
+ * gets -EPROTO, not a crash or a corrupted free list. */
+static void test_driver_split_bad_used(void **state)
+{
+    struct fx *f = fx_new(8, false, false, false);
+    struct vring_used *used = fx_split_used(f, 0);
+    uint16_t id;
+    uint32_t len;
+
+    fx_add(f, 0, 1, 0, 8, false);                          /* head 0 */
+    used->ring[0].id = htole32(5);                          /* not outstanding */
+    used->idx = htole16(1);
+    assert_int_equal(vdev_vqd_get_used(f->q[0].drv, &id, &len), -EPROTO);
+    used->ring[0].id = htole32(0x10000);                    /* past the ring */
+    assert_int_equal(vdev_vqd_get_used(f->q[0].drv, &id, &len), -EPROTO);
+    used->ring[0].id = htole32(0);
+    used->idx = htole16(9);                                 /* ran ahead */
+    assert_int_equal(vdev_vqd_get_used(f->q[0].drv, &id, &len), -EPROTO);
+    used->idx = htole16(1);
+    assert_int_equal(vdev_vqd_get_used(f->q[0].drv, &id, &len), 1);
+    assert_int_equal(id, 0);
+    assert_int_equal(vdev_vqd_free_count(f->q[0].drv), 8);
+    fx_free(f);
+}
+
+static void test_driver_packed_bad_used(void **state)
+{
+    struct fx *f = fx_new(8, true, false, false);
+    struct vring_packed_desc *d = fx_packed_desc(f, 0);
+    uint16_t id;
+    uint32_t len;
+
+    fx_add(f, 0, 1, 0, 8, false);                          /* buffer id 0 */
+    d[0].id = htole16(3);
+    d[0].flags = htole16(DESC_F_AVAIL | DESC_F_USED);
+    assert_int_equal(vdev_vqd_get_used(f->q[0].drv, &id, &len), -EPROTO);
+    d[0].id = htole16(8);
+    assert_int_equal(vdev_vqd_get_used(f->q[0].drv, &id, &len), -EPROTO);
+    d[0].id = htole16(0);
+    assert_int_equal(vdev_vqd_get_used(f->q[0].drv, &id, &len), 1);
+    assert_int_equal(len, 0);                               /* no WRITE flag */
+    fx_free(f);
+}
+
+/* The kick eventfd is written when the device wants kicks, not otherwise. */
+static void check_kick_fd(bool packed)
+{
+    struct fx *f = fx_new(8, packed, false, false);
+    struct vdev_vqd_config c = drv_config(f, 0);
+    struct vdev_vqd *d;
+    uint64_t v = 0;
+    int kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+    c.indirect = false;
+    c.kick_fd = kick;
+    assert_int_equal(vdev_vqd_new(&c, &d), 0);
+    vdev_vqd_free(f->q[0].drv);
+    f->q[0].drv = d;
+    fx_start(f, 0);
+
+    fx_add(f, 0, 1, 0, 8, false);
+    fx_add(f, 0, 1, 0, 8, false);
+    assert_int_equal(vdev_vqd_kick(d), 1);
+    assert_int_equal(vdev_vqd_kick(d), 0);                  /* nothing new */
+    assert_int_equal(read(kick, &v, sizeof(v)), sizeof(v));
+    assert_int_equal(v, 1);
+    vdev_vq_set_notification(f->q[0].vq, false);
+    fx_add(f, 0, 1, 0, 8, false);
+    assert_int_equal(vdev_vqd_kick(d), 0);
+    assert_int_equal(read(kick, &v, sizeof(v)), -1);
+    close(kick);
+    fx_free(f);
+}
+
+static void test_driver_kick_fd_split(void **state)
+{
+    check_kick_fd(false);
+}
+
+static void test_driver_kick_fd_packed(void **state)
+{
+    check_kick_fd(true);
+}
+
+/* avail_event: a kick when the available index passes it, only then. */
+static void test_driver_split_avail_event(void **state)
+{
+    struct fx *f = fx_new(8, false, true, false);
+    void *ae = &fx_split_used(f, 0)->ring[8];
+    uint16_t v = htole16(2);
+    bool kicks[4];
+
+    memcpy(ae, &v, sizeof(v));
+    for (int i = 0; i < 4; i++) {
+        fx_add(f, 0, 1, 0, 8, false);
+        kicks[i] = vdev_vqd_kick_prepare(f->q[0].drv);
+    }
+    assert_false(kicks[0]);
+    assert_false(kicks[1]);
+    assert_true(kicks[2]);
+    assert_false(kicks[3]);
+    fx_free(f);
+}
+
+/* Packed device event with RING_EVENT_FLAGS_DESC: a kick when the slot in the
+ * given lap is made available, also when a batch jumps over it. */
+static void test_driver_packed_kick_desc(void **state)
+{
+    struct fx *f = fx_new(4, true, true, false);
+    struct vring_packed_desc_event *ev = fx_host(f, f->q[0].device_gpa);
+    struct vdev_vqd *d = f->q[0].drv;
+    uint16_t id;
+    uint32_t len;
+
+    ev->off_wrap = htole16(0x8000 | 2);          /* slot 2, first lap */
+    ev->flags = htole16(VRING_PACKED_EVENT_FLAG_DESC);
+    fx_add(f, 0, 1, 0, 8, false);                /* slot 0 */
+    assert_false(vdev_vqd_kick_prepare(d));
+    fx_add(f, 0, 1, 0, 8, false);                /* slot 1 */
+    assert_false(vdev_vqd_kick_prepare(d));
+    fx_add(f, 0, 2, 0, 8, false);                /* slots 2, 3 */
+    assert_true(vdev_vqd_kick_prepare(d));
+
+    fx_start(f, 0);
+    vdev_vq_set_notification(f->q[0].vq, false);     /* leave the event to us */
+    assert_int_equal(fx_serve(f, 0, 0), 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(vdev_vqd_get_used(d, &id, &len), 1);
+    ev->off_wrap = htole16(1);                   /* slot 1, second lap */
+    ev->flags = htole16(VRING_PACKED_EVENT_FLAG_DESC);
+    fx_add(f, 0, 1, 0, 8, false);                /* slot 0 */
+    assert_false(vdev_vqd_kick_prepare(d));
+    fx_add(f, 0, 1, 0, 8, false);                /* slot 1 */
+    fx_add(f, 0, 1, 0, 8, false);                /* slot 2 */
+    assert_true(vdev_vqd_kick_prepare(d));
+    fx_free(f);
+}
+
+/* --- randomized: driver against device ------------------------------------ */
+
+static uint32_t rnd(uint32_t *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (*s >> 16) & 0x7fff;
+}
+
+struct inflight {
+    bool busy;
+    uint32_t in_len;
+};
+
+/* Requests of random shapes, some indirect, served in random order and
+ * batches; every request comes back once, with its writable length. */
+static void check_random(bool packed, bool event_idx, uint16_t size)
+{
+    struct fx *f = fx_new(size, packed, event_idx, true);
+    struct vdev_vqd *d = f->q[0].drv;
+    struct vdev_vq *vq = f->q[0].vq;
+    struct inflight want[FX_BUFS] = { { 0 } };
+    struct vdev_vq_req held[32];
+    struct iovec iov[32][8];
+    uint64_t gpa[32][8];
+    unsigned n_held = 0, done = 0;
+    uint32_t seed = 1234 + size + packed;
+
+    fx_start(f, 0);
+    while (done < 20000) {
+        /* the driver adds a few */
+        for (unsigned k = rnd(&seed) % 4; k > 0; k--) {
+            unsigned n_out = rnd(&seed) % 3, n_in = 1 + rnd(&seed) % 3;
+            bool ind = rnd(&seed) % 3 == 0;
+            struct vdev_vqd_buf out[3], in[4];
+            uint16_t id;
+            int ret;
+
+            for (unsigned i = 0; i < n_out; i++)
+                out[i] = (struct vdev_vqd_buf){ fx_next_buf(f), 1 + rnd(&seed) % 64 };
+            for (unsigned i = 0; i < n_in; i++)
+                in[i] = (struct vdev_vqd_buf){ fx_next_buf(f), 1 + rnd(&seed) % 64 };
+            ret = vdev_vqd_add(d, out, n_out, in, n_in, ind, &id);
+            if (ret == -ENOSPC)
+                break;
+            assert_int_equal(ret, 0);
+            assert_false(want[id].busy);
+            want[id] = (struct inflight){ true, 0 };
+            for (unsigned i = 0; i < n_in; i++)
+                want[id].in_len += in[i].len;
+        }
+        vdev_vqd_kick_prepare(d);
+        /* the device pops some, completes some of what it holds */
+        while (n_held < 32 && rnd(&seed) % 4 != 0) {
+            struct vdev_vq_req *r = &held[n_held];
+
+            *r = (struct vdev_vq_req){ .iov = iov[n_held], .iov_gpa = gpa[n_held],
+                                       .iov_cap = 8 };
+            int ret = vdev_vq_pop(vq, r);
+            assert_true(ret >= 0);
+            if (ret == 0)
+                break;
+            assert_true(want[r->id].busy);
+            assert_int_equal(r->in_len, want[r->id].in_len);
+            n_held++;
+        }
+        for (unsigned k = n_held ? rnd(&seed) % (n_held + 1) : 0; k > 0; k--) {
+            unsigned pick = rnd(&seed) % n_held;
+            struct vdev_vq_req *r = &held[pick];
+
+            memset(r->iov[r->n_out].iov_base, 0xee, 1);
+            assert_int_equal(vdev_vq_push(vq, r, r->in_len), 0);
+            held[pick] = held[--n_held];
+            /* the moved request keeps its iov arrays: copy them along */
+            if (pick != n_held) {
+                memcpy(iov[pick], iov[n_held], sizeof(iov[pick]));
+                memcpy(gpa[pick], gpa[n_held], sizeof(gpa[pick]));
+                held[pick].iov = iov[pick];
+                held[pick].iov_gpa = gpa[pick];
+            }
+        }
+        assert_true(vdev_vq_notify(vq) >= 0);
+        /* the driver reaps */
+        for (;;) {
+            uint16_t id;
+            uint32_t len;
+            int ret = vdev_vqd_get_used(d, &id, &len);
+
+            assert_true(ret >= 0);
+            if (ret == 0)
+                break;
+            assert_true(want[id].busy);
+            assert_int_equal(len, want[id].in_len);
+            want[id].busy = false;
+            done++;
+        }
+        fx_calls(f, 0);
+    }
+    assert_false(vdev_vq_broken(vq));
+    fx_free(f);
+}
+
+static void test_driver_random_split(void **state)
+{
+    check_random(false, false, 16);
+    check_random(false, true, 64);
+}
+
+static void test_driver_random_packed(void **state)
+{
+    check_random(true, false, 16);
+    check_random(true, true, 13);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_driver_new_split),
+        cmocka_unit_test(test_driver_new_packed),
+        cmocka_unit_test(test_driver_full_split),
+        cmocka_unit_test(test_driver_full_packed),
+        cmocka_unit_test(test_driver_indirect_limits),
+        cmocka_unit_test(test_driver_split_bad_used),
+        cmocka_unit_test(test_driver_packed_bad_used),
+        cmocka_unit_test(test_driver_kick_fd_split),
+        cmocka_unit_test(test_driver_kick_fd_packed),
+        cmocka_unit_test(test_driver_split_avail_event),
+        cmocka_unit_test(test_driver_packed_kick_desc),
+        cmocka_unit_test(test_driver_random_split),
+        cmocka_unit_test(test_driver_random_packed),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
