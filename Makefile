@@ -57,10 +57,14 @@ fuzz:
 	    -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C build-fuzz
 	@for t in build-fuzz/tests/fuzz/fuzz-*; do \
-	    name=$${t##*/fuzz-}; mkdir -p tests/fuzz/corpus/$$name; \
+	    [ -f $$t ] && [ -x $$t ] || continue; \
+	    name=$${t##*/fuzz-}; work=build-fuzz/corpus/$$name; \
+	    mkdir -p $$work tests/fuzz/corpus/$$name; \
 	    echo "== fuzzing $$name for $(FUZZ_SECONDS) s"; \
 	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        tests/fuzz/corpus/$$name || exit 1; \
+	        $$work tests/fuzz/corpus/$$name || exit 1; \
+	    echo "== merging what adds coverage into tests/fuzz/corpus/$$name"; \
+	    $$t -merge=1 tests/fuzz/corpus/$$name $$work 2>&1 | tail -n 1; \
 	done
 
 demo:

@@ -34,6 +34,8 @@ void vq_split_write_kick_state(struct vdev_vq *vq)
         vq_log_device_area(vq, offsetof(struct vring_used, flags), sizeof(uint16_t));
 }
 
+/* Packed kicks are asked for with ENABLE and DISABLE only: DESC would have to be
+ * moved on at every pop to keep kicks coming (2.8.10 allows either). */
 void vq_packed_write_kick_state(struct vdev_vq *vq)
 {
     struct vq_packed *p = &vq->p;
@@ -70,7 +72,7 @@ static bool split_should_notify(struct vdev_vq *vq)
     uint16_t old = s->signalled;
     uint16_t new = s->used_idx;
 
-    vq_split_flush(vq);
+    vdev_vq_flush(vq);
     s->signalled = new;
     vq_mb();
     if (vq->event_idx)
@@ -84,7 +86,7 @@ static bool packed_should_notify(struct vdev_vq *vq)
     uint32_t n = p->since_signal;
     uint16_t off_wrap, flags;
 
-    vq_packed_flush(vq);
+    vdev_vq_flush(vq);
     if (n == 0)
         return false;
     p->since_signal = 0;

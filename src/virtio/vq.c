@@ -175,4 +175,5 @@ VDEV_API void vdev_vq_flush(struct vdev_vq *vq)
         vq_packed_flush(vq);
     else
         vq_split_flush(vq);
+    vq_inflight_published(vq);
 }

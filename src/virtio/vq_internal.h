@@ -90,7 +90,8 @@ static inline void vq_log_device_area(struct vdev_vq *vq, uint64_t off, uint64_t
 }
 
 /* Inflight records (vhost-user INFLIGHT_FD) hook here: a request is recorded when
- * it is popped and cleared when it is pushed. Nothing to do yet. */
+ * it is popped, cleared when it is pushed, and the batch committed when the used
+ * side is published (flush). Nothing to do yet. */
 static inline void vq_inflight_popped(struct vdev_vq *vq, const struct vdev_vq_req *r)
 {
     (void)vq;
@@ -101,6 +102,11 @@ static inline void vq_inflight_pushed(struct vdev_vq *vq, const struct vdev_vq_r
 {
     (void)vq;
     (void)r;
+}
+
+static inline void vq_inflight_published(struct vdev_vq *vq)
+{
+    (void)vq;
 }
 
 /* Is a dirty log attached? Writes are recorded only then. */

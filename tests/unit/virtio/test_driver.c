@@ -3,6 +3,7 @@
  * against device, both layouts. */
 #include <endian.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -262,103 +263,131 @@ static void test_driver_packed_kick_desc(void **state)
 
 /* --- randomized: driver against device ------------------------------------ */
 
-static uint32_t rnd(uint32_t *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return (*s >> 16) & 0x7fff;
-}
+#define HELD_MAX 32
 
-struct inflight {
-    bool busy;
-    uint32_t in_len;
+struct run {
+    struct fx *f;
+    struct vdev_vqd *d;
+    struct vdev_vq *vq;
+    uint32_t seed;
+    bool busy[FX_BUFS];          /* by id: handed to the device */
+    uint32_t in_len[FX_BUFS];    /* by id: writable bytes */
+    struct vdev_vq_req held[HELD_MAX];   /* popped, not yet pushed */
+    struct iovec iov[HELD_MAX][8];
+    uint64_t gpa[HELD_MAX][8];
+    unsigned n_held;
+    unsigned done;
 };
 
-/* Requests of random shapes, some indirect, served in random order and
- * batches; every request comes back once, with its writable length. */
+static uint32_t rnd(struct run *r)
+{
+    r->seed = r->seed * 1103515245u + 12345u;
+    return (r->seed >> 16) & 0x7fff;
+}
+
+/* The driver adds up to 3 requests of random shapes, some indirect. */
+static void driver_add_some(struct run *r)
+{
+    for (unsigned k = rnd(r) % 4; k > 0; k--) {
+        unsigned n_out = rnd(r) % 3, n_in = 1 + rnd(r) % 3;
+        bool ind = rnd(r) % 3 == 0;
+        struct vdev_vqd_buf out[3], in[3];
+        uint32_t in_len = 0;
+        uint16_t id;
+        int ret;
+
+        for (unsigned i = 0; i < n_out; i++)
+            out[i] = (struct vdev_vqd_buf){ fx_next_buf(r->f), 1 + rnd(r) % 64 };
+        for (unsigned i = 0; i < n_in; i++) {
+            in[i] = (struct vdev_vqd_buf){ fx_next_buf(r->f), 1 + rnd(r) % 64 };
+            in_len += in[i].len;
+        }
+        ret = vdev_vqd_add(r->d, out, n_out, in, n_in, ind, &id);
+        if (ret == -ENOSPC)
+            return;
+        assert_int_equal(ret, 0);
+        assert_false(r->busy[id]);
+        r->busy[id] = true;
+        r->in_len[id] = in_len;
+    }
+}
+
+/* The device pops a few and holds them. */
+static void device_pop_some(struct run *r)
+{
+    while (r->n_held < HELD_MAX && rnd(r) % 4 != 0) {
+        struct vdev_vq_req *q = &r->held[r->n_held];
+        int ret;
+
+        *q = (struct vdev_vq_req){ .iov = r->iov[r->n_held], .iov_gpa = r->gpa[r->n_held],
+                                   .iov_cap = 8 };
+        ret = vdev_vq_pop(r->vq, q);
+        assert_true(ret >= 0);
+        if (ret == 0)
+            return;
+        assert_true(r->busy[q->id]);
+        assert_int_equal(q->in_len, r->in_len[q->id]);
+        r->n_held++;
+    }
+}
+
+/* The device completes some of what it holds, in random order, and notifies. */
+static void device_push_some(struct run *r)
+{
+    for (unsigned k = r->n_held ? rnd(r) % (r->n_held + 1) : 0; k > 0; k--) {
+        unsigned pick = rnd(r) % r->n_held, last = --r->n_held;
+        struct vdev_vq_req *q = &r->held[pick];
+
+        memset(q->iov[q->n_out].iov_base, 0xee, 1);
+        assert_int_equal(vdev_vq_push(r->vq, q, q->in_len), 0);
+        if (pick != last) {        /* the last one moves in, with its arrays */
+            r->held[pick] = r->held[last];
+            memcpy(r->iov[pick], r->iov[last], sizeof(r->iov[pick]));
+            memcpy(r->gpa[pick], r->gpa[last], sizeof(r->gpa[pick]));
+            r->held[pick].iov = r->iov[pick];
+            r->held[pick].iov_gpa = r->gpa[pick];
+        }
+    }
+    assert_true(vdev_vq_notify(r->vq) >= 0);
+    fx_calls(r->f, 0);
+}
+
+/* The driver reaps: every id comes back once, with its writable length. */
+static void driver_reap(struct run *r)
+{
+    uint16_t id;
+    uint32_t len;
+    int ret;
+
+    while ((ret = vdev_vqd_get_used(r->d, &id, &len)) == 1) {
+        assert_true(r->busy[id]);
+        assert_int_equal(len, r->in_len[id]);
+        r->busy[id] = false;
+        r->done++;
+    }
+    assert_int_equal(ret, 0);
+}
+
 static void check_random(bool packed, bool event_idx, uint16_t size)
 {
-    struct fx *f = fx_new(size, packed, event_idx, true);
-    struct vdev_vqd *d = f->q[0].drv;
-    struct vdev_vq *vq = f->q[0].vq;
-    struct inflight want[FX_BUFS] = { { 0 } };
-    struct vdev_vq_req held[32];
-    struct iovec iov[32][8];
-    uint64_t gpa[32][8];
-    unsigned n_held = 0, done = 0;
-    uint32_t seed = 1234 + size + packed;
+    struct run *r = calloc(1, sizeof(*r));
 
-    fx_start(f, 0);
-    while (done < 20000) {
-        /* the driver adds a few */
-        for (unsigned k = rnd(&seed) % 4; k > 0; k--) {
-            unsigned n_out = rnd(&seed) % 3, n_in = 1 + rnd(&seed) % 3;
-            bool ind = rnd(&seed) % 3 == 0;
-            struct vdev_vqd_buf out[3], in[4];
-            uint16_t id;
-            int ret;
-
-            for (unsigned i = 0; i < n_out; i++)
-                out[i] = (struct vdev_vqd_buf){ fx_next_buf(f), 1 + rnd(&seed) % 64 };
-            for (unsigned i = 0; i < n_in; i++)
-                in[i] = (struct vdev_vqd_buf){ fx_next_buf(f), 1 + rnd(&seed) % 64 };
-            ret = vdev_vqd_add(d, out, n_out, in, n_in, ind, &id);
-            if (ret == -ENOSPC)
-                break;
-            assert_int_equal(ret, 0);
-            assert_false(want[id].busy);
-            want[id] = (struct inflight){ true, 0 };
-            for (unsigned i = 0; i < n_in; i++)
-                want[id].in_len += in[i].len;
-        }
-        vdev_vqd_kick_prepare(d);
-        /* the device pops some, completes some of what it holds */
-        while (n_held < 32 && rnd(&seed) % 4 != 0) {
-            struct vdev_vq_req *r = &held[n_held];
-
-            *r = (struct vdev_vq_req){ .iov = iov[n_held], .iov_gpa = gpa[n_held],
-                                       .iov_cap = 8 };
-            int ret = vdev_vq_pop(vq, r);
-            assert_true(ret >= 0);
-            if (ret == 0)
-                break;
-            assert_true(want[r->id].busy);
-            assert_int_equal(r->in_len, want[r->id].in_len);
-            n_held++;
-        }
-        for (unsigned k = n_held ? rnd(&seed) % (n_held + 1) : 0; k > 0; k--) {
-            unsigned pick = rnd(&seed) % n_held;
-            struct vdev_vq_req *r = &held[pick];
-
-            memset(r->iov[r->n_out].iov_base, 0xee, 1);
-            assert_int_equal(vdev_vq_push(vq, r, r->in_len), 0);
-            held[pick] = held[--n_held];
-            /* the moved request keeps its iov arrays: copy them along */
-            if (pick != n_held) {
-                memcpy(iov[pick], iov[n_held], sizeof(iov[pick]));
-                memcpy(gpa[pick], gpa[n_held], sizeof(gpa[pick]));
-                held[pick].iov = iov[pick];
-                held[pick].iov_gpa = gpa[pick];
-            }
-        }
-        assert_true(vdev_vq_notify(vq) >= 0);
-        /* the driver reaps */
-        for (;;) {
-            uint16_t id;
-            uint32_t len;
-            int ret = vdev_vqd_get_used(d, &id, &len);
-
-            assert_true(ret >= 0);
-            if (ret == 0)
-                break;
-            assert_true(want[id].busy);
-            assert_int_equal(len, want[id].in_len);
-            want[id].busy = false;
-            done++;
-        }
-        fx_calls(f, 0);
+    assert_non_null(r);
+    r->f = fx_new(size, packed, event_idx, true);
+    r->d = r->f->q[0].drv;
+    r->vq = r->f->q[0].vq;
+    r->seed = 1234u + size + packed;
+    fx_start(r->f, 0);
+    while (r->done < 20000) {
+        driver_add_some(r);
+        vdev_vqd_kick_prepare(r->d);
+        device_pop_some(r);
+        device_push_some(r);
+        driver_reap(r);
     }
-    assert_false(vdev_vq_broken(vq));
-    fx_free(f);
+    assert_false(vdev_vq_broken(r->vq));
+    fx_free(r->f);
+    free(r);
 }
 
 static void test_driver_random_split(void **state)
