@@ -22,7 +22,8 @@ typedef void (*vdev_timer_cb)(void *opaque);
 typedef void (*vdev_call_cb)(void *opaque);
 
 VDEV_API int  vdev_loop_new(struct vdev_loop **out);
-/* Frees the loop and every watch still on it; closes no fd it was given. */
+/* Frees the loop and every watch still on it; closes no fd it was given. Not
+ * from inside one of the loop's own callbacks. */
 VDEV_API void vdev_loop_free(struct vdev_loop *loop);
 
 /* Watches fd for events (EPOLLIN | EPOLLOUT ...). The fd stays the caller's; remove
