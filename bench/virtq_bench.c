@@ -47,7 +47,7 @@ static void rig_init(struct rig *r, bool packed, bool event_idx)
     struct vdev_vq_config c = { .size = QSIZE, .packed = packed, .event_idx = event_idx,
                                 .desc_gpa = 0x0, .driver_gpa = 0x10000,
                                 .device_gpa = 0x20000, .call_fd = -1,
-                                .last_avail_idx = packed ? 0x8000 : 0 };
+                                .base = packed ? 0x80008000u : 0 };
     struct vdev_vqd_config dc = { .size = QSIZE, .packed = packed, .event_idx = event_idx,
                                   .desc_gpa = 0x0, .driver_gpa = 0x10000,
                                   .device_gpa = 0x20000, .kick_fd = -1 };

@@ -198,7 +198,8 @@ VDEV_API int  vdev_inflight_split_commit(struct vdev_inflight *q, uint16_t used_
  *
  * Positions in the ring are 0..queue_size-1 and a wrap counter. The virtqueue
  * calls, in this order:
- *   recover_slot, resume           once the ring is mapped, before anything else
+ *   recover_slot, resume           once the ring is mapped, before anything else;
+ *                                  again after each restart of the ring
  *   fetch(descriptors)             for each buffer popped from the ring
  *   complete(id) ...               for each buffer whose used descriptor is
  *                                  written, then

@@ -7,10 +7,13 @@
  * queues to serve. The transport owns the rings' set-up, the memory map, the
  * worker threads and the eventfds.
  *
- * Threads: get_config, set_config, set_features, reset, save and load run on the
- * control thread, never while a queue of the device is started. queue_start,
- * queue_kick, queue_poll and queue_stop run on the worker thread that owns the
- * queue; queues of one device may be on different workers at once. */
+ * Threads: set_features, reset, save and load run on the control thread, never
+ * while a queue of the device is started. get_config and set_config run on the
+ * control thread too, but a driver reads and writes its configuration at any
+ * time, so they may come while queues are started: what a worker changes there
+ * is read atomically. queue_start, queue_kick, queue_poll and queue_stop run on
+ * the worker thread that owns the queue; queues of one device may be on
+ * different workers at once. */
 #ifndef VDEV_VIRTIO_DEV_H
 #define VDEV_VIRTIO_DEV_H
 

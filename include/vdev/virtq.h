@@ -36,6 +36,7 @@
 extern "C" {
 #endif
 
+struct vdev_inflight;
 struct vdev_mem;
 struct vdev_vq;
 
@@ -54,10 +55,18 @@ struct vdev_vq_config {
     bool log_used;          /* otherwise they are recorded at device_gpa */
     struct vdev_mem *mem;   /* borrowed; must outlive the started queue */
     int call_fd;            /* eventfd for used buffer notifications, or -1 */
-    uint16_t last_avail_idx;/* split: the next available ring index (SET_VRING_BASE);
-                             * packed: bits 0-14 the next descriptor, bit 15 the
-                             * driver's wrap counter, as vhost-user carries it
-                             * (a fresh packed ring: 0x8000, wrap counter 1) */
+    uint32_t base;          /* SET_VRING_BASE, as vhost-user carries it. Split: the
+                             * next available ring index (bits 0-15; bits 16-31
+                             * reserved, 0). Packed: bits 0-14 the next available
+                             * descriptor, bit 15 the driver's wrap counter, bits
+                             * 16-30 where the next used descriptor goes, bit 31
+                             * the device's wrap counter (vhost-user.rst, "Vring
+                             * descriptor indices for packed virtqueues"; a fresh
+                             * packed ring: 0x80008000, both wrap counters 1) */
+    struct vdev_inflight *inflight; /* borrowed, or NULL: the queue's inflight
+                             * records (inflight.h), attached by the transport to
+                             * this queue's region with the ring's size and
+                             * layout; must outlive the started queue */
 };
 
 /* One request. The caller provides the arrays once (no allocation per request);
@@ -88,20 +97,50 @@ VDEV_API int  vdev_vq_new(struct vdev_vq **out);   /* 0 or -ENOMEM; stopped */
 VDEV_API void vdev_vq_free(struct vdev_vq *vq);
 
 /* Starts the queue on the rings c describes. Returns 0, or:
- *   -EBUSY    already started
+ *   -EBUSY    already started; with inflight, the records have a completion
+ *             batch open (a flush cut short: attach the region again)
  *   -EINVAL   size out of range (or not a power of two, split), a ring area not
- *             aligned, packed last_avail_idx past the ring, no mem
+ *             aligned, no mem; a base that is not one: split, bits 16-31 set;
+ *             packed, a position past the ring, or the available side behind the
+ *             used side or more than a ring ahead of it; with inflight, records
+ *             that resume refuses (inflight.h) or that do not fit the ring (a
+ *             head or buffer id past it, a buffer of no descriptors, more
+ *             descriptors in flight than it holds)
  *   -EFAULT   a ring area is not mapped in one piece with the access the device
  *             needs (split: descriptors and available ring readable, used ring
  *             writable; packed: descriptor ring read-write, driver area readable,
  *             device area writable)
- * Split takes the used index from the used ring (it is the guest's memory that
- * survives a backend restart); packed starts the used side where the available
- * side starts. Guest kicks are enabled. */
+ *   -ENOMEM   with inflight
+ * Without inflight records: split takes the next available index from the base
+ * and the used index from the used ring (the guest's memory, which survives a
+ * backend restart); packed takes both positions from the base.
+ *
+ * With inflight records, the records win and the base is only checked: start
+ * runs the records' resume step (split: with used->idx; packed: with the flags
+ * of the ring descriptor the records name, and the base's used position for a
+ * region still uninitialized), then
+ *   split   the next available index is used->idx + the requests in flight
+ *           (every head fetched was either used or is in flight); a base outside
+ *           [used->idx, used->idx + in flight] is logged. QEMU sends used->idx
+ *           after a backend crash, GET_VRING_BASE's value after a clean stop.
+ *   packed  the used side resumes where the records say, the available side as
+ *           many descriptors further as are in flight; a base that says other
+ *           is logged (QEMU has no fresher value than the last GET_VRING_BASE).
+ * A region still uninitialized (version 0) holds nothing in flight: it is
+ * formatted at the ring's used side (packed: the base's), and the available
+ * side starts there too, so what a backend took before the records existed and
+ * never returned is taken again rather than lost.
+ * The requests in flight then come back from vdev_vq_pop() first, oldest fetch
+ * first, before any new buffer: split re-walks each head in the descriptor
+ * table, packed walks the descriptors as recorded, both checked like any chain.
+ * Guest kicks are enabled. */
 VDEV_API int  vdev_vq_start(struct vdev_vq *vq, const struct vdev_vq_config *c);
 
 /* Publishes what was pushed and stops. Requests popped and not pushed are
- * forgotten (an inflight record is what remembers them). Idempotent. */
+ * forgotten, unless the queue has inflight records: they stay in flight there,
+ * and the next start on the records hands them out again (so a device finishes
+ * or abandons what it holds before the queue restarts). A broken queue publishes
+ * nothing: what was pushed stays in flight in the records. Idempotent. */
 VDEV_API void vdev_vq_stop(struct vdev_vq *vq);
 VDEV_API bool vdev_vq_started(const struct vdev_vq *vq);
 
@@ -123,7 +162,13 @@ VDEV_API bool vdev_vq_started(const struct vdev_vq *vq);
  *   -EOVERFLOW the chain's lengths add up to more than 2^32 - 1 bytes
  *   -EFAULT   a buffer or table outside guest memory
  *   -EACCES   a writable buffer in memory the device may only read (or the other
- *             way round) */
+ *             way round)
+ *   -EEXIST   with inflight records: a head (split) or buffer id (packed) that
+ *             is already in flight
+ * and with inflight records, the error of a request handed out again (its chain
+ * is checked as above; packed also -EINVAL for NEXT flags that do not match the
+ * recorded length), or the records' own error when they refuse a fetch or a
+ * completion. */
 VDEV_API int  vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_req *r);
 
 /* Returns r to the driver with written bytes (clamped to r->in_len) in its
@@ -135,7 +180,10 @@ VDEV_API int  vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_req *r,
                            uint32_t written);
 
 /* Makes every pushed element visible to the driver (one store of the used index,
- * or of the first used descriptor's flags). */
+ * or of the first used descriptor's flags). With inflight records this is the
+ * commit point: the batch is recorded complete before that store and committed
+ * after it, in the order vhost-user.rst gives, so a crash at any point leaves
+ * records that resume repairs. */
 VDEV_API void vdev_vq_flush(struct vdev_vq *vq);
 
 /* Flushes, and says whether the driver asked to be notified of what was used
@@ -154,9 +202,11 @@ VDEV_API int  vdev_vq_notify(struct vdev_vq *vq);
  * a worker about to sleep polls on instead of missing them. */
 VDEV_API bool vdev_vq_set_notification(struct vdev_vq *vq, bool enable);
 
-/* For GET_VRING_BASE: split, the next available index; packed, the next
- * descriptor in bits 0-14 and the wrap counter in bit 15. */
-VDEV_API uint16_t vdev_vq_get_base(const struct vdev_vq *vq);
+/* For GET_VRING_BASE, in the layout of vdev_vq_config.base: split, the next
+ * available index; packed, the next available descriptor and the driver's wrap
+ * counter in bits 0-15, the next used descriptor and the device's wrap counter
+ * in bits 16-31. Meant for a stopped queue (stop publishes what was pushed). */
+VDEV_API uint32_t vdev_vq_get_base(const struct vdev_vq *vq);
 
 VDEV_API bool vdev_vq_broken(const struct vdev_vq *vq);
 /* The negative errno that broke the queue, or 0. */

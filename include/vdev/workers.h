@@ -10,7 +10,10 @@
  * changes what a worker uses only through vdev_workers_start() and
  * vdev_workers_stop(): both run their work on the worker's own thread and return
  * when it is done, so after stop returns the worker no longer touches the queue,
- * its rings or its memory map. */
+ * its rings or its memory map.
+ *
+ * Worker threads block asynchronous signals (they are the control thread's);
+ * SIGBUS, SIGSEGV, SIGFPE, SIGILL and SIGTRAP stay deliverable (mem.h's guard). */
 #ifndef VDEV_WORKERS_H
 #define VDEV_WORKERS_H
 
@@ -35,28 +38,38 @@ struct vdev_workers_config {
 /* 0, -EINVAL (no threads), -ENOMEM, or the error of pthread_create. */
 VDEV_API int  vdev_workers_new(const struct vdev_workers_config *c,
                                struct vdev_workers **out);
-/* Stops the threads. Every queue must have been stopped. */
+/* Stops and joins the threads; not from one of them. Every queue must have been
+ * stopped: one still served is stopped on its worker, with an error logged. */
 VDEV_API void vdev_workers_free(struct vdev_workers *w);
 
 VDEV_API unsigned vdev_workers_count(const struct vdev_workers *w);
 
 /* Serves q (its vq already started by the transport) on worker number
- * worker % count: calls dev->ops->queue_start there, then watches kick_fd (an
- * eventfd; -1 when the queue is only kicked in-band or polled). Returns once the
- * queue is served: 0 and *out, or the error of queue_start (nothing is left
- * running). q must stay valid until vdev_workers_stop(). */
+ * worker % count: sets q->loop to that worker's loop, calls dev->ops->queue_start
+ * there, then watches kick_fd (an eventfd; -1 when the queue is only kicked
+ * in-band or polled), and serves what the ring already holds as a kick would (a
+ * ring resumed after a reconnect may not be kicked for it again). kick_fd is made
+ * O_NONBLOCK: it is the peer's too, and a read that blocks would stall the worker
+ * and every stop after it. The device needs queue_start, queue_kick, queue_stop.
+ * Returns once the queue is served: 0 and *out, or an error with nothing left
+ * running: -EINVAL, -ENOMEM, the error of queue_start, of fcntl() on kick_fd
+ * (-EBADF), or of watching it (-EEXIST: already watched by that worker; -EPERM:
+ * not pollable). q must stay valid until vdev_workers_stop(). */
 VDEV_API int  vdev_workers_start(struct vdev_workers *w, unsigned worker,
                                  struct vdev_virtio_dev *dev,
                                  struct vdev_virtio_queue *q, int kick_fd,
                                  struct vdev_worker_queue **out);
 
-/* Stops serving: removes the kick watch, calls queue_stop on the worker, and
- * returns when the worker is done with the queue. The kick fd stays the
- * caller's. Frees wq. */
+/* Stops serving: removes the kick watch, asks for guest kicks again (poll mode),
+ * calls queue_stop on the worker, and returns when the worker is done with the
+ * queue; a queue_kick in progress finishes first. Not from a callback of the
+ * queue itself. The kick fd stays the caller's. Frees wq. */
 VDEV_API void vdev_workers_stop(struct vdev_workers *w, struct vdev_worker_queue *wq);
 
 /* Runs queue_kick on the queue's worker, as a kick on its eventfd would (an
- * in-band VRING_KICK). Safe from any thread; does not wait. */
+ * in-band VRING_KICK). From any thread; does not wait; kicks the worker has not
+ * seen yet fold into one. Not after, nor racing with, vdev_workers_stop() of wq.
+ * 0, -EINVAL or -ENOMEM. */
 VDEV_API int  vdev_workers_kick(struct vdev_workers *w, struct vdev_worker_queue *wq);
 
 #ifdef __cplusplus

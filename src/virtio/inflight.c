@@ -716,6 +716,10 @@ int vdev_inflight_packed_resume(struct vdev_inflight *q, uint16_t slot_flags,
     uw = commit ? q->used_wrap : q->old_used_wrap;
 
     q->free_head = fh;
+    /* The walk finds every buffer id again; on records resumed before (a
+     * restart of the ring on the same records), the old map would say each
+     * one is taken. */
+    memset(q->by_id, 0xff, q->n * sizeof(*q->by_id));
     ret = check_packed(q, &nfree, &desc);
     if (ret == 0)
         ret = check_live(q, &live);

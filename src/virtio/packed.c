@@ -20,17 +20,6 @@ static bool desc_is_avail(uint16_t flags, bool wrap)
     return !!(flags & DESC_F_AVAIL) == wrap && !!(flags & DESC_F_USED) != wrap;
 }
 
-static void advance(uint16_t *pos, bool *wrap, uint16_t n, uint16_t size)
-{
-    uint32_t next = (uint32_t)*pos + n;
-
-    if (next >= size) {
-        next -= size;
-        *wrap = !*wrap;
-    }
-    *pos = (uint16_t)next;
-}
-
 int vq_packed_start(struct vdev_vq *vq, const struct vdev_vq_config *c)
 {
     struct vq_packed *p = &vq->p;
@@ -44,13 +33,17 @@ int vq_packed_start(struct vdev_vq *vq, const struct vdev_vq_config *c)
     if (!p->desc || !p->driver || !p->device)
         return -EFAULT;
 
-    p->avail_pos = c->last_avail_idx & 0x7fff;
-    p->avail_wrap = c->last_avail_idx >> 15;
-    p->used_pos = p->avail_pos;
-    p->used_wrap = p->avail_wrap;
+    /* The base: checked by vdev_vq_start(). Between the used side and the
+     * available side are the slots of requests the last backend took and did
+     * not return: they count as outstanding. */
+    p->avail_pos = c->base & 0x7fff;
+    p->avail_wrap = (c->base >> 15) & 1;
+    p->used_pos = (c->base >> 16) & 0x7fff;
+    p->used_wrap = c->base >> 31;
     p->pending = false;
     p->since_signal = 0;
-    p->inflight_desc = 0;
+    p->inflight_desc = vq_packed_distance(p->used_pos, p->used_wrap, p->avail_pos,
+                                          p->avail_wrap, vq->size);
     vq_packed_write_kick_state(vq);
     return 0;
 }
@@ -143,7 +136,7 @@ static int walk_chain(struct vdev_vq *vq, struct vq_walk *w, uint16_t head_flags
             return ret;
         if (!(flags & VRING_DESC_F_NEXT))
             return 0;
-        advance(&pos, &wrap, 1, vq->size);
+        vq_packed_advance(&pos, &wrap, 1, vq->size);
     }
 }
 
@@ -171,10 +164,9 @@ int vq_packed_pop(struct vdev_vq *vq, struct vdev_vq_req *r)
 
     r->id = id;
     r->ndesc = ndesc;
-    advance(&p->avail_pos, &p->avail_wrap, ndesc, vq->size);
+    vq_packed_advance(&p->avail_pos, &p->avail_wrap, ndesc, vq->size);
     p->inflight_desc += ndesc;
     vq->inflight++;
-    vq_inflight_popped(vq, r);
     return 1;
 }
 
@@ -200,7 +192,7 @@ void vq_packed_push(struct vdev_vq *vq, const struct vdev_vq_req *r, uint32_t wr
             vdev_mem_mark_dirty(vq->mem, vq->desc_gpa + (uint64_t)pos * sizeof(*d),
                                 sizeof(*d));
     }
-    advance(&p->used_pos, &p->used_wrap, r->ndesc, vq->size);
+    vq_packed_advance(&p->used_pos, &p->used_wrap, r->ndesc, vq->size);
     p->inflight_desc -= r->ndesc;
     p->since_signal += r->ndesc;
     if (logging)
@@ -220,4 +212,13 @@ void vq_packed_flush(struct vdev_vq *vq)
         vdev_mem_mark_dirty(vq->mem, vq->desc_gpa +
                             (uint64_t)p->pending_pos * sizeof(struct vring_packed_desc),
                             sizeof(struct vring_packed_desc));
+}
+
+/* Last in the file: the functions above keep their places (the hot paths'
+ * branches sit where they sat, which this CPU family's branch alignment is
+ * sensitive to). */
+int vq_packed_walk_indirect(struct vdev_vq *vq, struct vq_walk *w,
+                            const struct vring_packed_desc *d, uint16_t flags)
+{
+    return walk_indirect(vq, w, d, flags);
 }

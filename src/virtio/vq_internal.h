@@ -46,7 +46,12 @@ struct vq_packed {
     uint32_t inflight_desc;  /* ring slots popped and not yet used */
 };
 
+struct vq_ifl;               /* vq_inflight.c */
+
 struct vdev_vq {
+    /* Pop, push and flush leave the fast path: not started, broken, or inflight
+     * records. Set with started, error (vq_break() is its only writer) and ifl. */
+    bool detour;
     bool started;
     bool packed;
     bool event_idx;
@@ -59,6 +64,7 @@ struct vdev_vq {
     uint64_t desc_gpa, driver_gpa, device_gpa;
     uint64_t device_log_gpa; /* where device-area writes go in the dirty log */
     uint32_t inflight;       /* requests popped and not pushed */
+    struct vq_ifl *ifl;      /* inflight records, or NULL */
     union {
         struct vq_split s;
         struct vq_packed p;
@@ -87,26 +93,6 @@ void *vq_map_area(struct vdev_vq *vq, uint64_t gpa, uint64_t bytes, uint32_t acc
 static inline void vq_log_device_area(struct vdev_vq *vq, uint64_t off, uint64_t len)
 {
     vdev_mem_mark_dirty(vq->mem, vq->device_log_gpa + off, len);
-}
-
-/* Inflight records (vhost-user INFLIGHT_FD) hook here: a request is recorded when
- * it is popped, cleared when it is pushed, and the batch committed when the used
- * side is published (flush). Nothing to do yet. */
-static inline void vq_inflight_popped(struct vdev_vq *vq, const struct vdev_vq_req *r)
-{
-    (void)vq;
-    (void)r;
-}
-
-static inline void vq_inflight_pushed(struct vdev_vq *vq, const struct vdev_vq_req *r)
-{
-    (void)vq;
-    (void)r;
-}
-
-static inline void vq_inflight_published(struct vdev_vq *vq)
-{
-    (void)vq;
 }
 
 /* Is a dirty log attached? Writes are recorded only then. */
@@ -178,6 +164,28 @@ static inline bool vq_packed_event_passed(uint16_t pos, bool wrap, uint16_t size
     return back >= 1 && back <= (int64_t)n;
 }
 
+/* A packed ring position moved on by n (at most size) slots. */
+static inline void vq_packed_advance(uint16_t *pos, bool *wrap, uint32_t n,
+                                     uint16_t size)
+{
+    uint32_t next = (uint32_t)*pos + n;
+
+    if (next >= size) {
+        next -= size;
+        *wrap = !*wrap;
+    }
+    *pos = (uint16_t)next;
+}
+
+/* The slots from the used side's position to the available side's, which is
+ * never behind it and at most a lap ahead (vdev_vq_start() checks the base). */
+static inline uint32_t vq_packed_distance(uint16_t used_pos, bool used_wrap,
+                                          uint16_t avail_pos, bool avail_wrap,
+                                          uint16_t size)
+{
+    return (uint32_t)avail_pos + (used_wrap != avail_wrap ? size : 0u) - used_pos;
+}
+
 /* --- chain.c: descriptor chains ------------------------------------------ */
 
 /* The state of one chain walk: what has been added to the request so far. */
@@ -227,6 +235,30 @@ void vq_packed_push(struct vdev_vq *vq, const struct vdev_vq_req *r, uint32_t wr
 void vq_packed_flush(struct vdev_vq *vq);
 /* Whether the next descriptor is available. */
 bool vq_packed_avail(struct vdev_vq *vq);
+
+/* Walks the chain of split head head into w (2.7.5.3); *ndesc is set to the
+ * table entries it took. 0, or the error with w->why. */
+int  vq_split_walk(struct vdev_vq *vq, struct vq_walk *w, uint16_t head,
+                   uint16_t *ndesc);
+/* Walks the packed indirect descriptor d, whose flags are flags (2.8.19). */
+int  vq_packed_walk_indirect(struct vdev_vq *vq, struct vq_walk *w,
+                             const struct vring_packed_desc *d, uint16_t flags);
+
+/* --- vq_inflight.c: inflight records (vhost-user INFLIGHT_FD) --------------
+ *
+ * Only called when vq->ifl (start: when c->inflight). A request is recorded as
+ * fetched before pop hands it out, as complete just before the flush publishes
+ * it, and the batch is committed just after; start resumes the records and
+ * hands out again what they hold in flight. */
+
+/* After the layout's start: resume, and take the positions and the requests
+ * to hand out again from the records. Sets vq->ifl. */
+int  vq_inflight_start(struct vdev_vq *vq, const struct vdev_vq_config *c);
+void vq_inflight_free(struct vdev_vq *vq);
+int  vq_inflight_pop(struct vdev_vq *vq, struct vdev_vq_req *r);
+/* Checks r is a request handed out and not pushed; 0 or -EINVAL. */
+int  vq_inflight_push(struct vdev_vq *vq, const struct vdev_vq_req *r);
+void vq_inflight_flush(struct vdev_vq *vq);
 
 /* --- notify.c ------------------------------------------------------------- */
 

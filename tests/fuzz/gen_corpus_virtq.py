@@ -8,8 +8,13 @@ NEXT, WRITE, INDIRECT = 1, 2, 4
 AVAIL, USED = 1 << 7, 1 << 15
 
 
-def header(flags, size_v, last_avail, pops):
-    return struct.pack("<BBHH", flags, size_v, last_avail, pops)
+INFLIGHT = 16          # flags bit 4: inflight records, a crash halfway
+
+
+def header(flags, size_v, last_avail, pops, used_lag=0):
+    """last_avail: the base's bits 0-15; used_lag (packed, 0..63): how many
+    slots the used side starts behind (bits 10-15 of the pops field)."""
+    return struct.pack("<BBHH", flags, size_v, last_avail, pops | used_lag << 10)
 
 
 def split_desc(addr, length, flags, nxt):
@@ -27,7 +32,7 @@ def image(parts):
     return bytes(img)
 
 
-def split_seed(indirect=False, event_idx=False, chains=1):
+def split_seed(indirect=False, event_idx=False, chains=1, inflight=False):
     desc = b""
     ring = b""
     for c in range(chains):
@@ -46,11 +51,12 @@ def split_seed(indirect=False, event_idx=False, chains=1):
                           split_desc(0x5000 + c * 0x200, 512, WRITE, 0)
                           for c in range(chains))
         parts.append((0x2800, tables))
-    flags = (2 if event_idx else 0) | (4 if indirect else 0) | 8
+    flags = (2 if event_idx else 0) | (4 if indirect else 0) | 8 | \
+        (INFLIGHT if inflight else 0)
     return header(flags, 4, 0, 32) + image(parts)
 
 
-def packed_seed(indirect=False, event_idx=False, chains=1):
+def packed_seed(indirect=False, event_idx=False, chains=1, inflight=False, used_lag=0):
     desc = b""
     parts = []
     for c in range(chains):
@@ -62,8 +68,9 @@ def packed_seed(indirect=False, event_idx=False, chains=1):
             desc += packed_desc(0x4000 + c * 0x100, 16, c, AVAIL | NEXT) + \
                 packed_desc(0x5000 + c * 0x200, 512, c, AVAIL | WRITE)
     parts.append((0, desc))
-    flags = 1 | (2 if event_idx else 0) | (4 if indirect else 0) | 8
-    return header(flags, 15, 0x8000, 32) + image(parts)
+    flags = 1 | (2 if event_idx else 0) | (4 if indirect else 0) | 8 | \
+        (INFLIGHT if inflight else 0)
+    return header(flags, 15, 0x8000, 32, used_lag) + image(parts)
 
 
 def main():
@@ -76,6 +83,11 @@ def main():
         "packed-one": packed_seed(),
         "packed-three-event-idx": packed_seed(event_idx=True, chains=3),
         "packed-indirect": packed_seed(indirect=True, chains=2),
+        "packed-used-behind": packed_seed(chains=3, used_lag=2),
+        "split-inflight": split_seed(chains=3, inflight=True),
+        "split-inflight-indirect": split_seed(indirect=True, chains=2, inflight=True),
+        "packed-inflight": packed_seed(chains=3, inflight=True),
+        "packed-inflight-indirect": packed_seed(indirect=True, chains=2, inflight=True),
     }
     for name, data in seeds.items():
         with open(os.path.join(out, "seed-" + name), "wb") as f:

@@ -275,10 +275,10 @@ static void test_hostile_packed_iov_capacity(void **state)
     f->req.iov_cap = 3;
     assert_int_equal(fx_pop(f, 0), -ENOBUFS);
     assert_false(vdev_vq_broken(f->q[0].vq));
-    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 0x8000);
+    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 0x80008000u);
     f->req.iov_cap = 4;
     assert_int_equal(fx_pop(f, 0), 1);
-    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 0x8001);
+    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 0x80008001u);
     fx_free(f);
 }
 

@@ -295,7 +295,8 @@ static void test_packed_kick_flags(void **state)
     fx_free(f);
 }
 
-/* The base carries the wrap counter in bit 15, and a restart resumes there. */
+/* The base carries both positions and wrap counters (bits 0-15 available,
+ * 16-31 used), and a restart resumes there. */
 static void test_packed_base_restart(void **state)
 {
     struct fx *f = fx_new(4, true, false, false);
@@ -303,22 +304,22 @@ static void test_packed_base_restart(void **state)
     uint32_t len;
 
     fx_start(f, 0);
-    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 0x8000);   /* wrap counter 1 */
+    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 0x80008000u);   /* wrap counters 1 */
     for (int i = 0; i < 5; i++) {
         fx_add(f, 0, 0, 1, 8, false);
         assert_int_equal(fx_serve(f, 0, 0), 1);
         assert_int_equal(vdev_vqd_get_used(f->q[0].drv, &id, &len), 1);
     }
-    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 1);        /* slot 1, wrap 0 */
+    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 0x00010001u);   /* slot 1, wrap 0 */
     vdev_vq_stop(f->q[0].vq);
-    f->q[0].cfg.last_avail_idx = 1;
+    f->q[0].cfg.base = 0x00010001u;
     fx_start(f, 0);
     for (int i = 0; i < 5; i++) {
         fx_add(f, 0, 0, 1, 8, false);
         assert_int_equal(fx_serve(f, 0, 0), 1);
         assert_int_equal(vdev_vqd_get_used(f->q[0].drv, &id, &len), 1);
     }
-    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 0x8002);
+    assert_int_equal(vdev_vq_get_base(f->q[0].vq), 0x80028002u);
     fx_free(f);
 }
 
@@ -332,9 +333,21 @@ static void test_packed_start_checks(void **state)
     assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
     c = f->q[0].cfg; c.size = 32769;
     assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
-    c = f->q[0].cfg; c.last_avail_idx = 8;                 /* slot past the ring */
+    c = f->q[0].cfg; c.base = 0x80008000u | 8;             /* avail slot past the ring */
     assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
-    c = f->q[0].cfg; c.last_avail_idx = 0x8000 | 8;
+    c = f->q[0].cfg; c.base = 8;
+    assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
+    c = f->q[0].cfg; c.base = 0x80088000u;                 /* used slot past the ring */
+    assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
+    c = f->q[0].cfg; c.base = 0x00088000u;
+    assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
+    c = f->q[0].cfg; c.base = 0x80028001u;                 /* avail behind used */
+    assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
+    c = f->q[0].cfg; c.base = 0x00020001u;
+    assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
+    c = f->q[0].cfg; c.base = 0x80020003u;                 /* more than a lap ahead */
+    assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
+    c = f->q[0].cfg; c.base = 0x00018002u;
     assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
     c = f->q[0].cfg; c.driver_gpa += 2;
     assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
@@ -350,8 +363,17 @@ static void test_packed_start_checks(void **state)
     assert_int_equal(vdev_vq_start(vq, &c), -EFAULT);
     c = f->q[0].cfg; c.driver_gpa = FX_RO_GPA;             /* read only is enough */
     c.size = 7;                                            /* any size */
-    c.last_avail_idx = 6;
+    c.base = 0x00060006u;
     assert_int_equal(vdev_vq_start(vq, &c), 0);
+    assert_int_equal(vdev_vq_get_base(vq), 0x00060006u);
+    vdev_vq_stop(vq);
+    c.base = 0x80050001u;                                  /* 3 ahead, across the lap */
+    assert_int_equal(vdev_vq_start(vq, &c), 0);
+    assert_int_equal(vdev_vq_get_base(vq), 0x80050001u);
+    vdev_vq_stop(vq);
+    c.base = 0x80030003u;                                  /* a whole lap ahead */
+    assert_int_equal(vdev_vq_start(vq, &c), 0);
+    assert_int_equal(vdev_vq_get_base(vq), 0x80030003u);
     vdev_vq_stop(vq);
     fx_free(f);
 }

@@ -303,7 +303,7 @@ static void test_split_base_restart(void **state)
     vdev_vq_stop(f->q[0].vq);
     assert_false(vdev_vq_started(f->q[0].vq));
 
-    f->q[0].cfg.last_avail_idx = 3;
+    f->q[0].cfg.base = 3;
     fx_start(f, 0);
     assert_int_equal(fx_serve(f, 0, 0), 1);
     assert_int_equal(vdev_vq_get_base(f->q[0].vq), 4);
@@ -313,7 +313,8 @@ static void test_split_base_restart(void **state)
     fx_free(f);
 }
 
-/* Start refuses bad sizes, misaligned areas and areas not mapped as needed. */
+/* Start refuses bad sizes, misaligned areas, a base with reserved bits set and
+ * areas not mapped as needed. */
 static void test_split_start_checks(void **state)
 {
     struct fx *f = fx_new(8, false, false, false);
@@ -333,6 +334,8 @@ static void test_split_start_checks(void **state)
     c = f->q[0].cfg; c.device_gpa += 2;
     assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
     c = f->q[0].cfg; c.mem = NULL;
+    assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
+    c = f->q[0].cfg; c.base = 0x10000;                     /* bits 16-31 reserved */
     assert_int_equal(vdev_vq_start(vq, &c), -EINVAL);
 
     c = f->q[0].cfg; c.device_gpa = FX_RO_GPA;             /* used ring read-only */

@@ -66,7 +66,7 @@ static void make_queue(struct fx *f, unsigned qi)
         .size = f->size, .packed = f->packed, .event_idx = f->event_idx,
         .indirect = f->indirect, .desc_gpa = q->desc_gpa, .driver_gpa = q->driver_gpa,
         .device_gpa = q->device_gpa, .mem = f->mem, .call_fd = q->call_fd,
-        .last_avail_idx = f->packed ? 0x8000 : 0,   /* wrap counters start at 1 */
+        .base = f->packed ? 0x80008000u : 0,   /* both wrap counters start at 1 */
     };
 }
 
