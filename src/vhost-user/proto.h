@@ -199,6 +199,5 @@ _Static_assert(sizeof(struct vu_inflight) == 24, "inflight description");
 _Static_assert(sizeof(struct vhost_vring_state) == 8, "vring state");
 _Static_assert(sizeof(struct vhost_vring_addr) == 40, "vring address");
 
-const char *vu_request_name(uint32_t request);
 
 #endif
