@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "vdev/sock.h"
+#include "vdev/vhost_user_client.h"
 #include "fake_backend.h"
 
 #define FB_IO_TIMEOUT_MS 10000
@@ -359,4 +360,44 @@ unsigned script_negotiate(struct fb *fb, const struct offer *o)
     if (o->expect_pf & BIT(PF_BACKEND_REQ))
         fb_noreply(fb, R_SET_BACKEND_REQ_FD, ack), n++;
     return n;
+}
+
+int fb_test_setup(void **state)
+{
+    static struct fb_test t;
+
+    alarm(60);
+    t.fds_before = test_count_fds();
+    t.fb = fb_new();
+    t.c = NULL;
+    *state = &t;
+    return 0;
+}
+
+int fb_test_teardown(void **state)
+{
+    struct fb_test *t = *state;
+
+    vdev_vuc_close(t->c);
+    t->c = NULL;
+    fb_free(t->fb);
+    assert_no_fd_leak(t->fds_before);
+    alarm(0);
+    return 0;
+}
+
+void fb_test_attach(struct fb_test *t)
+{
+    fb_start(t->fb);
+    assert_int_equal(vdev_vuc_attach(t->fb->client_sock, &t->c), 0);
+    t->fb->client_sock = -1;
+    vdev_vuc_set_timeout(t->c, 2000);
+}
+
+void fb_test_finish(struct fb_test *t)
+{
+    vdev_vuc_close(t->c);
+    t->c = NULL;
+    fb_join(t->fb);
+    assert_int_equal(t->fb->error, 0);
 }

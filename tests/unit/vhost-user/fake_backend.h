@@ -157,4 +157,20 @@ uint64_t get64(const uint8_t *b, size_t off);
 /* Whether two fds are the same open file (inode). */
 bool same_file(int a, int b);
 
+/* The fixture the front-end tests share: a fake back-end, the client attached
+ * to its other end, and the fd count to be back at when the test ends. */
+struct vdev_vuc;
+struct fb_test {
+    int fds_before;
+    struct fb *fb;
+    struct vdev_vuc *c;
+};
+
+int  fb_test_setup(void **state);      /* cmocka setup: a fresh fake */
+int  fb_test_teardown(void **state);   /* closes both, checks no fd leaked */
+/* Starts the fake on its script and a client on the other end. */
+void fb_test_attach(struct fb_test *t);
+/* Closes the client and waits for the fake to see the end, without error. */
+void fb_test_finish(struct fb_test *t);
+
 #endif

@@ -12,44 +12,6 @@
 #include "vdev/vhost_user_client.h"
 #include "fake_backend.h"
 
-struct t {
-    int fds_before;
-    struct fb *fb;
-    struct vdev_vuc *c;
-};
-
-static int setup(void **state)
-{
-    static struct t t;
-
-    alarm(60);
-    t.fds_before = test_count_fds();
-    t.fb = fb_new();
-    t.c = NULL;
-    *state = &t;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct t *t = *state;
-
-    vdev_vuc_close(t->c);
-    t->c = NULL;
-    fb_free(t->fb);
-    assert_no_fd_leak(t->fds_before);
-    alarm(0);
-    return 0;
-}
-
-static void attach(struct t *t)
-{
-    fb_start(t->fb);
-    assert_int_equal(vdev_vuc_attach(t->fb->client_sock, &t->c), 0);
-    t->fb->client_sock = -1;
-    vdev_vuc_set_timeout(t->c, 2000);
-}
-
 /* Messages 0 and 1: GET_FEATURES with bit 30, SET_PROTOCOL_FEATURES. */
 static void script_pf(struct fb *fb)
 {
@@ -57,7 +19,7 @@ static void script_pf(struct fb *fb)
     fb_none(fb);
 }
 
-static void do_pf(struct t *t, uint64_t pf)
+static void do_pf(struct fb_test *t, uint64_t pf)
 {
     uint64_t f;
 
@@ -68,7 +30,7 @@ static void do_pf(struct t *t, uint64_t pf)
 /* The call failed with err, the connection is closed (one fd fewer: the
  * client's socket; plus the fds the request carried, which the fake now holds),
  * and later requests say so. */
-static void assert_dropped_sent(struct t *t, int fds_before_call, int ret, int err,
+static void assert_dropped_sent(struct fb_test *t, int fds_before_call, int ret, int err,
                                 int sent)
 {
     uint64_t f;
@@ -79,25 +41,25 @@ static void assert_dropped_sent(struct t *t, int fds_before_call, int ret, int e
     assert_int_equal(vdev_vuc_get_features(t->c, &f), -ENOTCONN);
 }
 
-static void assert_dropped(struct t *t, int fds_before_call, int ret, int err)
+static void assert_dropped(struct fb_test *t, int fds_before_call, int ret, int err)
 {
     assert_dropped_sent(t, fds_before_call, ret, err, 0);
 }
 
 /* GET_FEATURES answered by the step s, which the test has spoilt. */
-static void get_features_refused(struct t *t, int err)
+static void get_features_refused(struct fb_test *t, int err)
 {
     uint64_t f = 0;
     int before;
 
-    attach(t);
+    fb_test_attach(t);
     before = test_count_fds();
     assert_dropped(t, before, vdev_vuc_get_features(t->c, &f), err);
 }
 
 static void test_wrong_request(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
 
     fb_reply_u64(t->fb, R_GET_PROTOCOL_FEATURES, 1);
     get_features_refused(t, -EPROTO);
@@ -105,7 +67,7 @@ static void test_wrong_request(void **state)
 
 static void test_no_reply_flag(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
 
     fb_reply_u64(t->fb, R_GET_FEATURES, 1)->flags = FB_V1;
     get_features_refused(t, -EPROTO);
@@ -113,7 +75,7 @@ static void test_no_reply_flag(void **state)
 
 static void test_wrong_version(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
 
     fb_reply_u64(t->fb, R_GET_FEATURES, 1)->flags = 0x2 | FB_REPLY;
     get_features_refused(t, -EPROTO);
@@ -121,7 +83,7 @@ static void test_wrong_version(void **state)
 
 static void test_version_zero(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
 
     fb_reply_u64(t->fb, R_GET_FEATURES, 1)->flags = FB_REPLY;
     get_features_refused(t, -EPROTO);
@@ -129,7 +91,7 @@ static void test_version_zero(void **state)
 
 static void test_unknown_flags(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
 
     fb_reply_u64(t->fb, R_GET_FEATURES, 1)->flags = FB_V1 | FB_REPLY | 0x10;
     get_features_refused(t, -EPROTO);
@@ -138,11 +100,11 @@ static void test_unknown_flags(void **state)
 /* Some back-ends leave need_reply set in a reply: that is taken. */
 static void test_need_reply_in_reply(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint64_t f = 0;
 
     fb_reply_u64(t->fb, R_GET_FEATURES, 7)->flags = FB_V1 | FB_REPLY | FB_NEED_REPLY;
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_get_features(t->c, &f), 0);
     assert_true(f == 7);
     assert_true(vdev_vuc_connected(t->c));
@@ -150,7 +112,7 @@ static void test_need_reply_in_reply(void **state)
 
 static void test_short_payload(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct fb_step *s = fb_reply_u64(t->fb, R_GET_FEATURES, 1);
 
     s->size = s->sent = 4;
@@ -159,7 +121,7 @@ static void test_short_payload(void **state)
 
 static void test_long_payload(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t p[16] = { 1 };
 
     fb_reply(t->fb, R_GET_FEATURES, p, sizeof(p));
@@ -169,7 +131,7 @@ static void test_long_payload(void **state)
 /* A size of 4 GiB is refused from the header: nothing waits for it. */
 static void test_huge_size(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct fb_step *s = fb_reply_u64(t->fb, R_GET_FEATURES, 1);
 
     s->size = 0xffffffffu;
@@ -179,7 +141,7 @@ static void test_huge_size(void **state)
 /* fds on a reply that takes none: refused, and closed. */
 static void test_fds_on_reply(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct fb_step *s = fb_reply_u64(t->fb, R_GET_FEATURES, 1);
 
     s->fds[0] = test_memfd("vuc-replies-a", 4096);
@@ -191,7 +153,7 @@ static void test_fds_on_reply(void **state)
 /* More fds than a message may carry (8). */
 static void test_too_many_fds(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct fb_step *s = fb_reply_u64(t->fb, R_GET_FEATURES, 1);
 
     for (int i = 0; i < 9; i++)
@@ -203,7 +165,7 @@ static void test_too_many_fds(void **state)
 /* The header promises 8 bytes; 4 come, then the back-end hangs up. */
 static void test_cut_short(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct fb_step *s = fb_reply_u64(t->fb, R_GET_FEATURES, 1);
 
     s->sent = 4;
@@ -213,7 +175,7 @@ static void test_cut_short(void **state)
 
 static void test_hangup(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
 
     fb_hangup(t->fb);
     get_features_refused(t, -ECONNRESET);
@@ -221,12 +183,12 @@ static void test_hangup(void **state)
 
 static void test_timeout(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint64_t f;
     int before;
 
     fb_none(t->fb);                       /* never answers */
-    attach(t);
+    fb_test_attach(t);
     vdev_vuc_set_timeout(t->c, 100);
     before = test_count_fds();
     assert_dropped(t, before, vdev_vuc_get_features(t->c, &f), -ETIMEDOUT);
@@ -236,13 +198,13 @@ static void test_timeout(void **state)
 
 static void test_ack_nonzero_keeps_connection(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int before;
 
     script_pf(t->fb);
     fb_reply_u64(t->fb, R_SET_OWNER, 22);
     fb_reply_u64(t->fb, R_SET_OWNER, 0);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_REPLY_ACK));
     before = test_count_fds();
     assert_int_equal(vdev_vuc_set_owner(t->c), -EREMOTEIO);
@@ -253,7 +215,7 @@ static void test_ack_nonzero_keeps_connection(void **state)
 
 static void test_ack_with_fd(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct fb_step *s;
     int before;
 
@@ -261,7 +223,7 @@ static void test_ack_with_fd(void **state)
     s = fb_reply_u64(t->fb, R_SET_OWNER, 0);
     s->fds[0] = test_memfd("vuc-replies-ack", 4096);
     s->nfds = 1;
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_REPLY_ACK));
     before = test_count_fds();
     assert_dropped(t, before, vdev_vuc_set_owner(t->c), -EPROTO);
@@ -269,14 +231,14 @@ static void test_ack_with_fd(void **state)
 
 static void test_ack_short(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct fb_step *s;
     int before;
 
     script_pf(t->fb);
     s = fb_reply_u64(t->fb, R_SET_OWNER, 0);
     s->size = s->sent = 4;
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_REPLY_ACK));
     before = test_count_fds();
     assert_dropped(t, before, vdev_vuc_set_owner(t->c), -EPROTO);
@@ -284,12 +246,12 @@ static void test_ack_short(void **state)
 
 static void test_ack_for_other_request(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int before;
 
     script_pf(t->fb);
     fb_reply_u64(t->fb, R_SET_FEATURES, 0);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_REPLY_ACK));
     before = test_count_fds();
     assert_dropped(t, before, vdev_vuc_set_owner(t->c), -EPROTO);
@@ -299,7 +261,7 @@ static void test_ack_for_other_request(void **state)
 
 static void test_vring_base_other_ring(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t p[8];
     uint32_t b;
     int before;
@@ -307,7 +269,7 @@ static void test_vring_base_other_ring(void **state)
     put32(p, 0, 1);
     put32(p, 4, 5);
     fb_reply(t->fb, R_GET_VRING_BASE, p, 8);
-    attach(t);
+    fb_test_attach(t);
     before = test_count_fds();
     assert_dropped(t, before, vdev_vuc_get_vring_base(t->c, 0, &b), -EPROTO);
 }
@@ -316,25 +278,25 @@ static void test_vring_base_other_ring(void **state)
  * one asked for, or another offset or size in it, breaks the protocol. */
 static void test_config_empty(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t buf[8];
 
     script_pf(t->fb);
     fb_reply(t->fb, R_GET_CONFIG, NULL, 0);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_CONFIG));
     assert_int_equal(vdev_vuc_get_config(t->c, 0, buf, 8), -EREMOTEIO);
     assert_true(vdev_vuc_connected(t->c));
 }
 
-static void config_refused(struct t *t, const uint8_t *reply, uint32_t size)
+static void config_refused(struct fb_test *t, const uint8_t *reply, uint32_t size)
 {
     uint8_t buf[8];
     int before;
 
     script_pf(t->fb);
     fb_reply(t->fb, R_GET_CONFIG, reply, size);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_CONFIG));
     before = test_count_fds();
     assert_dropped(t, before, vdev_vuc_get_config(t->c, 0, buf, 8), -EPROTO);
@@ -366,7 +328,7 @@ static void test_config_other_offset(void **state)
 }
 
 /* GET_INFLIGHT_FD: an area needs its fd, and one long enough; no area, no fd. */
-static void inflight_refused(struct t *t, uint64_t mmap_size, int fd)
+static void inflight_refused(struct fb_test *t, uint64_t mmap_size, int fd)
 {
     uint8_t r[24] = { 0 };
     struct vdev_vuc_inflight info;
@@ -380,7 +342,7 @@ static void inflight_refused(struct t *t, uint64_t mmap_size, int fd)
         s->fds[0] = fd;
         s->nfds = 1;
     }
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_INFLIGHT_SHMFD));
     before = test_count_fds();
     assert_dropped(t, before, vdev_vuc_get_inflight_fd(t->c, 1, 64, &info, &got),
@@ -406,14 +368,14 @@ static void test_inflight_fd_without_area(void **state)
 /* The 20 bytes of fields are enough; mmap_size 0 and no fd: no area. */
 static void test_inflight_no_area(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t r[20] = { 0 };
     struct vdev_vuc_inflight info;
     int fd = 5;
 
     script_pf(t->fb);
     fb_reply(t->fb, R_GET_INFLIGHT_FD, r, 20);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_INFLIGHT_SHMFD));
     assert_int_equal(vdev_vuc_get_inflight_fd(t->c, 1, 64, &info, &fd), 0);
     assert_int_equal(fd, -1);
@@ -422,7 +384,7 @@ static void test_inflight_no_area(void **state)
 
 /* SET_DEVICE_STATE_FD: "must not both indicate an error and return a file
  * descriptor"; bit 8 says whether an fd comes. */
-static void device_state_reply(struct t *t, uint64_t v, bool with_fd, int err)
+static void device_state_reply(struct fb_test *t, uint64_t v, bool with_fd, int err)
 {
     struct fb_step *s;
     int sv[2], bfd = 5, before, ret;
@@ -434,7 +396,7 @@ static void device_state_reply(struct t *t, uint64_t v, bool with_fd, int err)
         s->fds[0] = test_memfd("vuc-replies-state", 4096);
         s->nfds = 1;
     }
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_DEVICE_STATE));
     before = test_count_fds();
     ret = vdev_vuc_set_device_state_fd(t->c, 0, 0, sv[0], &bfd);
@@ -471,7 +433,7 @@ static void test_state_error(void **state)
 }
 
 /* SET_LOG_BASE: its reply is empty or a u64, without fds. */
-static void log_base_reply(struct t *t, uint32_t size, bool with_fd)
+static void log_base_reply(struct fb_test *t, uint32_t size, bool with_fd)
 {
     uint8_t p[8] = { 0 };
     struct fb_step *s;
@@ -483,7 +445,7 @@ static void log_base_reply(struct t *t, uint32_t size, bool with_fd)
         s->fds[0] = test_memfd("vuc-replies-logr", 4096);
         s->nfds = 1;
     }
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_LOG_SHMFD));
     before = test_count_fds();
     assert_dropped_sent(t, before, vdev_vuc_set_log_base(t->c, log, 4096, 0), -EPROTO, 1);
@@ -502,20 +464,20 @@ static void test_log_base_fd(void **state)
 
 static void test_status_wide(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t st = 9;
     int before;
 
     script_pf(t->fb);
     fb_reply_u64(t->fb, R_GET_STATUS, 0x100);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_STATUS));
     before = test_count_fds();
     assert_dropped(t, before, vdev_vuc_get_status(t->c, &st), -EPROTO);
     assert_int_equal(st, 9);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fb_test_setup, fb_test_teardown)
 
 int main(void)
 {

@@ -27,52 +27,6 @@
 #define MIB (1024 * 1024ull)
 #define PAGE 4096ull
 
-struct t {
-    int fds_before;
-    struct fb *fb;
-    struct vdev_vuc *c;
-};
-
-static int setup(void **state)
-{
-    static struct t t;
-
-    alarm(60);
-    t.fds_before = test_count_fds();
-    t.fb = fb_new();
-    t.c = NULL;
-    *state = &t;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct t *t = *state;
-
-    vdev_vuc_close(t->c);
-    t->c = NULL;
-    fb_free(t->fb);
-    assert_no_fd_leak(t->fds_before);
-    alarm(0);
-    return 0;
-}
-
-static void attach(struct t *t)
-{
-    fb_start(t->fb);
-    assert_int_equal(vdev_vuc_attach(t->fb->client_sock, &t->c), 0);
-    t->fb->client_sock = -1;
-    vdev_vuc_set_timeout(t->c, 2000);
-}
-
-static void finish(struct t *t)
-{
-    vdev_vuc_close(t->c);
-    t->c = NULL;
-    fb_join(t->fb);
-    assert_int_equal(t->fb->error, 0);
-}
-
 #define VQ_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | \
                      BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(F_PROTOCOL_FEATURES))
 
@@ -83,7 +37,7 @@ static void finish(struct t *t)
  * BACKEND_REQ are left out; SET_OWNER comes first; MQ asks for the queue number. */
 static void test_negotiate_intersection(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint64_t offered = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) |
                        BIT(F_PROTOCOL_FEATURES) | BIT(40);
     uint64_t want = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
@@ -100,13 +54,13 @@ static void test_negotiate_intersection(void **state)
     uint8_t p[8];
 
     script_negotiate(t->fb, &o);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, want, ~0ull), 0);
     assert_true(vdev_vuc_features(t->c) == expect_f);
     assert_true(vdev_vuc_protocol_features(t->c) == o.expect_pf);
     assert_true(vdev_vuc_queue_num(t->c) == 2);
     assert_int_equal(vdev_vuc_negotiate(t->c, want, 0), -EBUSY);
-    finish(t);
+    fb_test_finish(t);
 
     fb_check(t->fb, 0, R_SET_OWNER, FB_V1, NULL, 0, 0);
     fb_check(t->fb, 1, R_GET_FEATURES, FB_V1, NULL, 0, 0);
@@ -122,15 +76,15 @@ static void test_negotiate_intersection(void **state)
 /* A back-end without bit 30: no protocol features, SET_FEATURES without it. */
 static void test_negotiate_legacy(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct offer o = { .features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) };
     uint8_t p[8];
 
     script_negotiate(t->fb, &o);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, BIT(VIRTIO_F_VERSION_1) |
                                               BIT(F_PROTOCOL_FEATURES), ~0ull), 0);
-    finish(t);
+    fb_test_finish(t);
     fb_check(t->fb, 0, R_SET_OWNER, FB_V1, NULL, 0, 0);
     fb_check(t->fb, 1, R_GET_FEATURES, FB_V1, NULL, 0, 0);
     put64(p, 0, BIT(VIRTIO_F_VERSION_1));
@@ -142,7 +96,7 @@ static void test_negotiate_legacy(void **state)
  * the client keeps the near end; CONFIGURE_MEM_SLOTS asks for the slots. */
 static void test_negotiate_channel_and_slots(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct offer o = {
         .features = BIT(F_PROTOCOL_FEATURES),
         .pf = BIT(PF_BACKEND_REQ) | BIT(PF_REPLY_ACK) | BIT(PF_CONFIGURE_MEM_SLOTS),
@@ -154,7 +108,7 @@ static void test_negotiate_channel_and_slots(void **state)
     char byte = 'x';
 
     script_negotiate(t->fb, &o);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, 0, ~0ull), 0);
     assert_true(vdev_vuc_backend_fd(t->c) >= 0);
     fb_wait(t->fb, 7);
@@ -166,7 +120,7 @@ static void test_negotiate_channel_and_slots(void **state)
     assert_int_equal(write(fb_msg(t->fb, 6)->fds[0], &byte, 1), 1);
     p = (struct pollfd){ .fd = vdev_vuc_backend_fd(t->c), .events = POLLIN };
     assert_int_equal(poll(&p, 1, 1000), 1);
-    finish(t);
+    fb_test_finish(t);
 }
 
 /* ---- memory ---- */
@@ -176,7 +130,7 @@ static void test_negotiate_channel_and_slots(void **state)
  * got and sees what the client wrote. */
 static void test_mem_table_sharing(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct offer o = { .features = BIT(F_PROTOCOL_FEATURES), .pf = 0 };
     uint64_t gpa0 = 1, gpa1 = 0;
     uint8_t *host0, *seen;
@@ -185,7 +139,7 @@ static void test_mem_table_sharing(void **state)
 
     fb_none(t->fb);
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_mem_add(t->c, MIB, &gpa0), -EINVAL);   /* not negotiated */
     assert_int_equal(vdev_vuc_negotiate(t->c, 0, 0), 0);
     assert_int_equal(vdev_vuc_mem_add(t->c, MIB + 1, &gpa0), -EINVAL);
@@ -220,14 +174,14 @@ static void test_mem_table_sharing(void **state)
                 (uint64_t)(uintptr_t)vdev_vuc_host(t->c, MIB + PAGE, 2 * MIB));
     assert_true(same_file(m->fds[0], fb_msg(t->fb, n)->fds[0]));
     assert_false(same_file(m->fds[1], m->fds[0]));
-    finish(t);
+    fb_test_finish(t);
 }
 
 /* With CONFIGURE_MEM_SLOTS each region goes alone in ADD_MEM_REG, up to the
  * back-end's slots. */
 static void test_mem_add_reg_sharing(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct offer o = {
         .features = BIT(F_PROTOCOL_FEATURES), .pf = BIT(PF_CONFIGURE_MEM_SLOTS),
         .expect_pf = BIT(PF_CONFIGURE_MEM_SLOTS), .slots = 1,
@@ -237,11 +191,11 @@ static void test_mem_add_reg_sharing(void **state)
     uint64_t gpa;
 
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, 0, ~0ull), 0);
     assert_int_equal(vdev_vuc_mem_add(t->c, 64 * 1024, &gpa), 0);
     assert_int_equal(vdev_vuc_mem_add(t->c, 64 * 1024, &gpa), -ENOSPC);
-    finish(t);
+    fb_test_finish(t);
     m = fb_msg(t->fb, n);
     fb_check_hdr(t->fb, n, R_ADD_MEM_REG, FB_V1, 40, 1);
     assert_true(get64(m->payload, 0) == 0);
@@ -255,13 +209,13 @@ static void test_mem_add_reg_sharing(void **state)
  * and addresses outside memory. */
 static void test_alloc(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct offer o = { .features = 0 };
     uint64_t a, b, c2, d, all;
 
     script_negotiate(t->fb, &o);
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, 0, 0), 0);
     assert_int_equal(vdev_vuc_mem_add(t->c, 64 * 1024, NULL), 0);
     assert_int_equal(vdev_vuc_alloc(t->c, 100, 64, &a), 0);
@@ -286,7 +240,7 @@ static void test_alloc(void **state)
     assert_int_equal(vdev_vuc_free(t->c, c2, 10), 0);
     assert_int_equal(vdev_vuc_alloc(t->c, 64 * 1024, 8, &all), 0);  /* merged again */
     assert_true(all == 0);
-    finish(t);
+    fb_test_finish(t);
 }
 
 /* ---- the test as the device, on what the back-end was sent ---- */
@@ -319,7 +273,7 @@ static void dev_map(struct dev *d, const struct fb_msg *m)
 
 /* Reads NUM, ADDR, BASE, CALL, KICK at messages first.. and checks what they
  * say against the client's own view. */
-static void dev_learn_queue(struct dev *d, struct t *t, unsigned first, uint16_t index,
+static void dev_learn_queue(struct dev *d, struct fb_test *t, unsigned first, uint16_t index,
                             uint16_t size)
 {
     const struct fb_msg *m;
@@ -407,7 +361,7 @@ static void dev_free(struct dev *d)
 
 /* Submits n requests of one readable and one writable buffer (every other one
  * indirect), with tags 'a' + first.. in the readable byte. */
-static void submit(struct t *t, uint16_t q, unsigned n, unsigned first, uint16_t *ids,
+static void submit(struct fb_test *t, uint16_t q, unsigned n, unsigned first, uint16_t *ids,
                    uint64_t *in_gpa)
 {
     for (unsigned i = 0; i < n; i++) {
@@ -426,7 +380,7 @@ static void submit(struct t *t, uint16_t q, unsigned n, unsigned first, uint16_t
 }
 
 /* Reaps n completions: each id is one handed out, with 2 bytes "R<tag>". */
-static void reap(struct t *t, uint16_t q, unsigned n, const uint16_t *ids,
+static void reap(struct fb_test *t, uint16_t q, unsigned n, const uint16_t *ids,
                  const uint64_t *in_gpa, unsigned first)
 {
     unsigned got = 0;
@@ -456,7 +410,7 @@ static void reap(struct t *t, uint16_t q, unsigned n, const uint16_t *ids,
  * guest address as log address), BASE (fresh), CALL and KICK with the queue's
  * eventfds, ENABLE 1; then requests flow both ways through what was sent; stop
  * sends ENABLE 0 and GET_VRING_BASE. */
-static void queue_round_trip(struct t *t, bool packed)
+static void queue_round_trip(struct fb_test *t, bool packed)
 {
     uint64_t feat = VQ_FEATURES | (packed ? BIT(VIRTIO_F_RING_PACKED) : 0);
     struct offer o = {
@@ -476,7 +430,7 @@ static void queue_round_trip(struct t *t, bool packed)
     put32(p, 0, 1);
     put32(p, 4, 8 | (packed ? 0x80008000u : 0));
     fb_reply(t->fb, R_GET_VRING_BASE, p, 8);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_queue_setup(t->c, 1, 64, 0), -EINVAL);   /* no memory */
     assert_int_equal(vdev_vuc_negotiate(t->c, feat, ~0ull), 0);
     assert_int_equal(vdev_vuc_mem_add(t->c, MIB, NULL), 0);
@@ -500,7 +454,7 @@ static void queue_round_trip(struct t *t, bool packed)
     assert_int_equal(vdev_vuc_queue_stop(t->c, 1, &base), 0);
     assert_int_equal(base, 8 | (packed ? 0x80008000u : 0));
     assert_int_equal(vdev_vuc_queue_stop(t->c, 1, &base), -EINVAL);   /* stopped */
-    finish(t);
+    fb_test_finish(t);
     put32(p, 0, 1);
     put32(p, 4, 0);
     fb_check(t->fb, n + 7, R_SET_VRING_ENABLE, FB_V1, p, 8, 0);
@@ -525,7 +479,7 @@ static void test_queue_packed(void **state)
  * area that came back; the client keeps it; not once a queue runs. */
 static void test_inflight_setup(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct offer o = {
         .features = VQ_FEATURES, .pf = BIT(PF_INFLIGHT_SHMFD),
         .expect_pf = BIT(PF_INFLIGHT_SHMFD),
@@ -541,13 +495,13 @@ static void test_inflight_setup(void **state)
     s->fds[0] = dup(area);
     s->nfds = 1;
     fb_none(t->fb);                                 /* SET_INFLIGHT_FD */
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, VQ_FEATURES, ~0ull), 0);
     assert_int_equal(vdev_vuc_inflight(t->c, NULL), -1);
     assert_int_equal(vdev_vuc_inflight_setup(t->c, 2, 64), 0);
     assert_true(same_file(vdev_vuc_inflight(t->c, &info), area));
     assert_true(info.mmap_size == 8192 && info.num_queues == 2 && info.queue_size == 64);
-    finish(t);
+    fb_test_finish(t);
     p[16] = 2;
     p[18] = 64;
     fb_check(t->fb, n, R_GET_INFLIGHT_FD, FB_V1, p, 24, 0);
@@ -567,7 +521,7 @@ static void test_inflight_setup(void **state)
  * and queue 1 starts again at its kept base when asked. */
 static void test_reconnect_replay(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct offer o = {
         .features = VQ_FEATURES, .pf = BIT(PF_INFLIGHT_SHMFD) | BIT(PF_MQ),
         .expect_pf = BIT(PF_INFLIGHT_SHMFD) | BIT(PF_MQ), .queue_num = 2,
@@ -594,7 +548,7 @@ static void test_reconnect_replay(void **state)
     put32(p, 0, 1);
     put32(p, 4, 0);
     fb_reply(t->fb, R_GET_VRING_BASE, p, 8);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, VQ_FEATURES, ~0ull), 0);
     assert_int_equal(vdev_vuc_mem_add(t->c, MIB, NULL), 0);
     assert_int_equal(vdev_vuc_inflight_setup(t->c, 2, 64), 0);
@@ -673,7 +627,7 @@ static void test_reconnect_replay(void **state)
  * or not: 3 requests of 2 descriptors, 2 used by the device, 1 reaped: 4. */
 static void test_reconnect_packed_base(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint64_t feat = VQ_FEATURES | BIT(VIRTIO_F_RING_PACKED);
     struct offer o = { .features = feat };
     unsigned n = script_negotiate(t->fb, &o), n2;
@@ -685,7 +639,7 @@ static void test_reconnect_packed_base(void **state)
 
     for (int i = 0; i < 7; i++)
         fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, feat, 0), 0);
     assert_int_equal(vdev_vuc_mem_add(t->c, MIB, NULL), 0);
     assert_int_equal(vdev_vuc_queue_setup(t->c, 0, 16, 0), 0);
@@ -725,7 +679,7 @@ static void test_reconnect_packed_base(void **state)
  * that writes one twice) does not move the kept base. */
 static void test_reconnect_packed_stale_id(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint64_t feat = VQ_FEATURES | BIT(VIRTIO_F_RING_PACKED);
     struct offer o = { .features = feat };
     unsigned n = script_negotiate(t->fb, &o), n2;
@@ -738,7 +692,7 @@ static void test_reconnect_packed_stale_id(void **state)
 
     for (int i = 0; i < 7; i++)
         fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, feat, 0), 0);
     assert_int_equal(vdev_vuc_mem_add(t->c, MIB, NULL), 0);
     assert_int_equal(vdev_vuc_queue_setup(t->c, 0, 16, 0), 0);
@@ -782,12 +736,12 @@ static void test_reconnect_packed_stale_id(void **state)
 /* A back-end that no longer offers the features in use is refused. */
 static void test_reconnect_fewer_features(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct offer o = { .features = VQ_FEATURES }, o2 = { .features = BIT(F_PROTOCOL_FEATURES) };
     struct fb *fb2;
 
     script_negotiate(t->fb, &o);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_negotiate(t->c, VQ_FEATURES, 0), 0);
     vdev_vuc_disconnect(t->c);
     fb2 = fb_new();
@@ -824,7 +778,7 @@ static void *listen_later(void *arg)
  * a path too long for a socket address is refused. */
 static void test_connect_path(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct late_listener l = { .fd = -1 };
     char dir[] = "/tmp/vdev-vuc-XXXXXX", longpath[200];
     struct vdev_vuc *c = NULL;
@@ -848,7 +802,7 @@ static void test_connect_path(void **state)
     (void)t;
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fb_test_setup, fb_test_teardown)
 
 int main(void)
 {

@@ -13,54 +13,6 @@
 #include "vdev/vhost_user_client.h"
 #include "fake_backend.h"
 
-struct t {
-    int fds_before;
-    struct fb *fb;
-    struct vdev_vuc *c;
-};
-
-static int setup(void **state)
-{
-    static struct t t;
-
-    alarm(60);
-    t.fds_before = test_count_fds();
-    t.fb = fb_new();
-    t.c = NULL;
-    *state = &t;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct t *t = *state;
-
-    vdev_vuc_close(t->c);
-    t->c = NULL;
-    fb_free(t->fb);
-    assert_no_fd_leak(t->fds_before);
-    alarm(0);
-    return 0;
-}
-
-/* Starts the fake on its script and a client on the other end. */
-static void attach(struct t *t)
-{
-    fb_start(t->fb);
-    assert_int_equal(vdev_vuc_attach(t->fb->client_sock, &t->c), 0);
-    t->fb->client_sock = -1;
-    vdev_vuc_set_timeout(t->c, 2000);
-}
-
-/* Closes the client and waits for the fake to see the end. */
-static void finish(struct t *t)
-{
-    vdev_vuc_close(t->c);
-    t->c = NULL;
-    fb_join(t->fb);
-    assert_int_equal(t->fb->error, 0);
-}
-
 /* Messages 0 and 1: GET_FEATURES offering bit 30, SET_PROTOCOL_FEATURES. */
 static void script_pf(struct fb *fb)
 {
@@ -68,7 +20,7 @@ static void script_pf(struct fb *fb)
     fb_none(fb);
 }
 
-static void do_pf(struct t *t, uint64_t pf)
+static void do_pf(struct fb_test *t, uint64_t pf)
 {
     uint64_t f;
 
@@ -84,17 +36,17 @@ static int memfd(const char *name, uint64_t size)
 /* GET_FEATURES: no payload, a u64 back. SET_FEATURES: a u64. */
 static void test_features(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t p[8];
     uint64_t f = 0;
 
     fb_reply_u64(t->fb, R_GET_FEATURES, 0x123400000001ull);
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_get_features(t->c, &f), 0);
     assert_true(f == 0x123400000001ull);
     assert_int_equal(vdev_vuc_set_features(t->c, 0x100000001ull), 0);
-    finish(t);
+    fb_test_finish(t);
 
     fb_check(t->fb, 0, R_GET_FEATURES, FB_V1, NULL, 0, 0);
     put64(p, 0, 0x100000001ull);
@@ -106,14 +58,14 @@ static void test_features(void **state)
  * implement and INBAND_NOTIFICATIONS without its companions are refused unsent. */
 static void test_protocol_features(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t p[8];
     uint64_t pf = 0, f;
 
     fb_reply_u64(t->fb, R_GET_FEATURES, BIT(F_PROTOCOL_FEATURES));
     fb_reply_u64(t->fb, R_GET_PROTOCOL_FEATURES, 0xfffffull);
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_get_protocol_features(t->c, &pf), -EOPNOTSUPP);
     assert_int_equal(vdev_vuc_get_features(t->c, &f), 0);
     assert_int_equal(vdev_vuc_get_protocol_features(t->c, &pf), 0);
@@ -124,7 +76,7 @@ static void test_protocol_features(void **state)
                                                           BIT(PF_REPLY_ACK)), -EINVAL);
     assert_int_equal(vdev_vuc_set_protocol_features(t->c, BIT(PF_MQ) | BIT(PF_CONFIG)), 0);
     assert_true(vdev_vuc_protocol_features(t->c) == (BIT(PF_MQ) | BIT(PF_CONFIG)));
-    finish(t);
+    fb_test_finish(t);
 
     fb_check(t->fb, 0, R_GET_FEATURES, FB_V1, NULL, 0, 0);
     fb_check(t->fb, 1, R_GET_PROTOCOL_FEATURES, FB_V1, NULL, 0, 0);
@@ -136,34 +88,34 @@ static void test_protocol_features(void **state)
 /* Without bit 30 there are no protocol features and no SET_VRING_ENABLE. */
 static void test_no_bit_30(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint64_t f, pf;
 
     fb_reply_u64(t->fb, R_GET_FEATURES, 1);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_get_features(t->c, &f), 0);
     assert_int_equal(vdev_vuc_get_protocol_features(t->c, &pf), -EOPNOTSUPP);
     assert_int_equal(vdev_vuc_set_protocol_features(t->c, 0), -EOPNOTSUPP);
     assert_int_equal(vdev_vuc_set_vring_enable(t->c, 0, true), -EOPNOTSUPP);
-    finish(t);
+    fb_test_finish(t);
     assert_int_equal(t->fb->nmsgs, 1);
 }
 
 /* SET_OWNER, RESET_OWNER, RESET_DEVICE: a header and nothing else. */
 static void test_owner_reset(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
 
     script_pf(t->fb);
     fb_none(t->fb);
     fb_none(t->fb);
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_RESET_DEVICE));
     assert_int_equal(vdev_vuc_set_owner(t->c), 0);
     assert_int_equal(vdev_vuc_reset_owner(t->c), 0);
     assert_int_equal(vdev_vuc_reset_device(t->c), 0);
-    finish(t);
+    fb_test_finish(t);
     fb_check(t->fb, 2, R_SET_OWNER, FB_V1, NULL, 0, 0);
     fb_check(t->fb, 3, R_RESET_OWNER, FB_V1, NULL, 0, 0);
     fb_check(t->fb, 4, R_RESET_DEVICE, FB_V1, NULL, 0, 0);
@@ -173,7 +125,7 @@ static void test_owner_reset(void **state)
  * user address, mmap offset; one fd per region, in the same order. */
 static void test_mem_table(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int m0 = memfd("vuc-wire-m0", 0x10000), m1 = memfd("vuc-wire-m1", 0x20000);
     struct vdev_vuc_region r[9] = {
         { .gpa = 0x100000, .size = 0x10000, .user_addr = 0x7f0000001000,
@@ -184,10 +136,10 @@ static void test_mem_table(void **state)
     uint8_t p[8 + 2 * 32] = { 0 };
 
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_set_mem_table(t->c, r, 9), -EINVAL);
     assert_int_equal(vdev_vuc_set_mem_table(t->c, r, 2), 0);
-    finish(t);
+    fb_test_finish(t);
 
     put32(p, 0, 2);
     put32(p, 4, 0);
@@ -211,7 +163,7 @@ static void test_mem_table(void **state)
  * REM_MEM_REG: the same layout and no fd. */
 static void test_mem_slots(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int m = memfd("vuc-wire-slot", 0x10000);
     struct vdev_vuc_region r = {
         .gpa = 0x200000, .size = 0x10000, .user_addr = 0x7f1234560000,
@@ -224,14 +176,14 @@ static void test_mem_slots(void **state)
     fb_reply_u64(t->fb, R_GET_MAX_MEM_SLOTS, 509);
     fb_none(t->fb);
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_add_mem_reg(t->c, &r), -EOPNOTSUPP);
     do_pf(t, BIT(PF_CONFIGURE_MEM_SLOTS));
     assert_int_equal(vdev_vuc_get_max_mem_slots(t->c, &slots), 0);
     assert_true(slots == 509);
     assert_int_equal(vdev_vuc_add_mem_reg(t->c, &r), 0);
     assert_int_equal(vdev_vuc_rem_mem_reg(t->c, &r), 0);
-    finish(t);
+    fb_test_finish(t);
 
     fb_check(t->fb, 2, R_GET_MAX_MEM_SLOTS, FB_V1, NULL, 0, 0);
     put64(p, 0, 0);
@@ -249,20 +201,20 @@ static void test_mem_slots(void **state)
  * back-end's reply may be empty or a u64. */
 static void test_log_base(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int log = memfd("vuc-wire-log", 0x3000);
     uint8_t p[16];
 
     script_pf(t->fb);
     fb_reply(t->fb, R_SET_LOG_BASE, NULL, 0);
     fb_reply_u64(t->fb, R_SET_LOG_BASE, 0x2000);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_set_log_base(t->c, log, 0x2000, 0x1000), -EOPNOTSUPP);
     do_pf(t, BIT(PF_LOG_SHMFD));
     assert_int_equal(vdev_vuc_set_log_base(t->c, log, 0x2000, 0x1000), 0);
     assert_int_equal(vdev_vuc_set_log_base(t->c, log, 0x2000, 0x1000), 0);
     assert_true(vdev_vuc_connected(t->c));
-    finish(t);
+    fb_test_finish(t);
 
     put64(p, 0, 0x2000);
     put64(p, 8, 0x1000);
@@ -277,7 +229,7 @@ static void test_log_base(void **state)
  * bits 0-7, bit 8 when no fd goes with it. */
 static void test_vring_requests(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     struct vhost_vring_addr a = {
         .index = 2, .flags = 1, .desc_user_addr = 0x7f0000010000,
         .used_user_addr = 0x7f0000030000, .avail_user_addr = 0x7f0000020000,
@@ -295,7 +247,7 @@ static void test_vring_requests(void **state)
     fb_reply(t->fb, R_GET_VRING_BASE, reply, 8);
     for (int i = 0; i < 6; i++)
         fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_set_vring_num(t->c, 2, 256), 0);
     assert_int_equal(vdev_vuc_set_vring_addr(t->c, &a), 0);
     assert_int_equal(vdev_vuc_set_vring_base(t->c, 2, 0x80058003u), 0);
@@ -308,7 +260,7 @@ static void test_vring_requests(void **state)
     assert_int_equal(vdev_vuc_set_vring_call(t->c, 2, -1), 0);
     assert_int_equal(vdev_vuc_set_vring_err(t->c, 2, err), 0);
     assert_int_equal(vdev_vuc_set_vring_err(t->c, 0, -1), 0);
-    finish(t);
+    fb_test_finish(t);
 
     put32(p, 0, 2);
     put32(p, 4, 256);
@@ -350,7 +302,7 @@ static void test_vring_requests(void **state)
 /* GET_QUEUE_NUM (MQ) and SET_VRING_ENABLE (a vring state: index, 1 or 0). */
 static void test_queue_num_enable(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t p[8];
     uint64_t n = 0;
 
@@ -358,13 +310,13 @@ static void test_queue_num_enable(void **state)
     fb_reply_u64(t->fb, R_GET_QUEUE_NUM, 4);
     fb_none(t->fb);
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_MQ));
     assert_int_equal(vdev_vuc_get_queue_num(t->c, &n), 0);
     assert_true(n == 4);
     assert_int_equal(vdev_vuc_set_vring_enable(t->c, 3, true), 0);
     assert_int_equal(vdev_vuc_set_vring_enable(t->c, 3, false), 0);
-    finish(t);
+    fb_test_finish(t);
     fb_check(t->fb, 2, R_GET_QUEUE_NUM, FB_V1, NULL, 0, 0);
     put32(p, 0, 3);
     put32(p, 4, 1);
@@ -377,7 +329,7 @@ static void test_queue_num_enable(void **state)
  * SET_CONFIG: the same with the bytes to write and the flags given. */
 static void test_config(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t req[12 + 8] = { 0 }, reply[12 + 8], buf[8] = { 0 }, p[12 + 6];
     const uint8_t data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
@@ -388,7 +340,7 @@ static void test_config(void **state)
     script_pf(t->fb);
     fb_reply(t->fb, R_GET_CONFIG, reply, sizeof(reply));
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_CONFIG));
     assert_int_equal(vdev_vuc_get_config(t->c, 4, buf, 0), -EINVAL);
     assert_int_equal(vdev_vuc_get_config(t->c, 4, buf, 257), -EINVAL);
@@ -396,7 +348,7 @@ static void test_config(void **state)
     assert_memory_equal(buf, data, 8);
     assert_int_equal(vdev_vuc_set_config(t->c, 0, data, 6, 2), -EINVAL);
     assert_int_equal(vdev_vuc_set_config(t->c, 0, data, 6, 1), 0);
-    finish(t);
+    fb_test_finish(t);
 
     put32(req, 0, 4);
     put32(req, 4, 8);
@@ -414,7 +366,7 @@ static void test_config(void **state)
  * SET_INFLIGHT_FD hands a description and the fd back. */
 static void test_inflight(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int area = memfd("vuc-wire-inflight", 0x3000);
     struct vdev_vuc_inflight got = { 0 };
     uint8_t p[24] = { 0 }, reply[24] = { 0 };
@@ -430,7 +382,7 @@ static void test_inflight(void **state)
     s->fds[0] = dup(area);
     s->nfds = 1;
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_INFLIGHT_SHMFD));
     assert_int_equal(vdev_vuc_get_inflight_fd(t->c, 2, 128, &got, &fd), 0);
     assert_true(fd >= 0 && same_file(fd, area));
@@ -438,7 +390,7 @@ static void test_inflight(void **state)
     assert_int_equal(got.num_queues, 2);
     assert_int_equal(got.queue_size, 128);
     assert_int_equal(vdev_vuc_set_inflight_fd(t->c, &got, fd), 0);
-    finish(t);
+    fb_test_finish(t);
 
     put64(p, 0, 0);
     put64(p, 8, 0);
@@ -455,19 +407,19 @@ static void test_inflight(void **state)
 /* SET_STATUS: a u64; GET_STATUS: a u64 back. */
 static void test_status(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t p[8];
     uint8_t st = 0;
 
     script_pf(t->fb);
     fb_none(t->fb);
     fb_reply_u64(t->fb, R_GET_STATUS, 0x0f);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_STATUS));
     assert_int_equal(vdev_vuc_set_status(t->c, 0x0b), 0);
     assert_int_equal(vdev_vuc_get_status(t->c, &st), 0);
     assert_int_equal(st, 0x0f);
-    finish(t);
+    fb_test_finish(t);
     put64(p, 0, 0x0b);
     fb_check(t->fb, 2, R_SET_STATUS, FB_V1, p, 8, 0);
     fb_check(t->fb, 3, R_GET_STATUS, FB_V1, NULL, 0, 0);
@@ -476,16 +428,16 @@ static void test_status(void **state)
 /* SET_BACKEND_REQ_FD: no payload, one fd. */
 static void test_backend_req_fd(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int sv[2];
 
     test_socketpair(sv);
     script_pf(t->fb);
     fb_none(t->fb);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_BACKEND_REQ));
     assert_int_equal(vdev_vuc_set_backend_req_fd(t->c, sv[1]), 0);
-    finish(t);
+    fb_test_finish(t);
     fb_check(t->fb, 2, R_SET_BACKEND_REQ_FD, FB_V1, NULL, 0, 1);
     assert_true(same_file(fb_msg(t->fb, 2)->fds[0], sv[1]));
     close(sv[0]);
@@ -497,7 +449,7 @@ static void test_backend_req_fd(void **state)
  * CHECK_DEVICE_STATE: a u64 back, 0 for success. */
 static void test_device_state(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int pipe_fds[2], theirs[2], bfd = 7;
     uint8_t p[8];
     struct fb_step *s;
@@ -511,7 +463,7 @@ static void test_device_state(void **state)
     s->nfds = 1;
     fb_reply_u64(t->fb, R_CHECK_DEVICE_STATE, 0);
     fb_reply_u64(t->fb, R_CHECK_DEVICE_STATE, 3);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_DEVICE_STATE));
     assert_int_equal(vdev_vuc_set_device_state_fd(t->c, 0, 0, pipe_fds[0], &bfd), 0);
     assert_int_equal(bfd, -1);
@@ -521,7 +473,7 @@ static void test_device_state(void **state)
     assert_int_equal(vdev_vuc_check_device_state(t->c), 0);
     assert_int_equal(vdev_vuc_check_device_state(t->c), -EREMOTEIO);
     assert_true(vdev_vuc_connected(t->c));
-    finish(t);
+    fb_test_finish(t);
     put32(p, 0, 0);
     put32(p, 4, 0);
     fb_check(t->fb, 2, R_SET_DEVICE_STATE_FD, FB_V1, p, 8, 1);
@@ -539,7 +491,7 @@ static void test_device_state(void **state)
  * connection stays. Requests with their own reply keep need_reply clear. */
 static void test_reply_ack(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int kick = eventfd(0, EFD_CLOEXEC);
     uint8_t p[8], base[8];
     uint64_t f;
@@ -554,7 +506,7 @@ static void test_reply_ack(void **state)
     fb_reply_u64(t->fb, R_SET_VRING_NUM, 1);          /* refused */
     fb_reply_u64(t->fb, R_GET_FEATURES, 5);
     fb_reply(t->fb, R_GET_VRING_BASE, base, 8);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, BIT(PF_REPLY_ACK));
     assert_int_equal(vdev_vuc_set_features(t->c, 0x40000000), 0);
     assert_int_equal(vdev_vuc_set_owner(t->c), 0);
@@ -564,7 +516,7 @@ static void test_reply_ack(void **state)
     assert_int_equal(vdev_vuc_get_features(t->c, &f), 0);
     assert_int_equal(vdev_vuc_get_vring_base(t->c, 0, &b), 0);
     assert_int_equal(b, 9);
-    finish(t);
+    fb_test_finish(t);
 
     put64(p, 0, BIT(PF_REPLY_ACK));
     fb_check(t->fb, 1, R_SET_PROTOCOL_FEATURES, FB_V1, p, 8, 0);   /* not yet */
@@ -583,16 +535,16 @@ static void test_reply_ack(void **state)
  * comes with REPLY_ACK). */
 static void test_inband_kick(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     uint8_t p[8];
 
     script_pf(t->fb);
     fb_reply_u64(t->fb, R_VRING_KICK, 0);
-    attach(t);
+    fb_test_attach(t);
     assert_int_equal(vdev_vuc_vring_kick(t->c, 1), -EOPNOTSUPP);
     do_pf(t, BIT(PF_INBAND_NOTIFICATIONS) | BIT(PF_BACKEND_REQ) | BIT(PF_REPLY_ACK));
     assert_int_equal(vdev_vuc_vring_kick(t->c, 1), 0);
-    finish(t);
+    fb_test_finish(t);
     put32(p, 0, 1);
     put32(p, 4, 0);
     fb_check(t->fb, 2, R_VRING_KICK, FB_V1 | FB_NEED_REPLY, p, 8, 0);
@@ -601,7 +553,7 @@ static void test_inband_kick(void **state)
 /* Each request gated by a protocol feature is refused, unsent, without it. */
 static void test_not_negotiated(void **state)
 {
-    struct t *t = *state;
+    struct fb_test *t = *state;
     int m = memfd("vuc-wire-nn", 4096), bfd;
     struct vdev_vuc_region r = { .gpa = 0, .size = 4096, .fd = m };
     struct vdev_vuc_inflight inf = { .mmap_size = 4096, .num_queues = 1, .queue_size = 8 };
@@ -610,7 +562,7 @@ static void test_not_negotiated(void **state)
     int fd;
 
     script_pf(t->fb);
-    attach(t);
+    fb_test_attach(t);
     do_pf(t, 0);
     assert_int_equal(vdev_vuc_get_queue_num(t->c, &v), -EOPNOTSUPP);
     assert_int_equal(vdev_vuc_get_max_mem_slots(t->c, &v), -EOPNOTSUPP);
@@ -629,7 +581,7 @@ static void test_not_negotiated(void **state)
     assert_int_equal(vdev_vuc_backend_open(t->c), -EOPNOTSUPP);
     assert_int_equal(vdev_vuc_set_device_state_fd(t->c, 0, 0, m, &bfd), -EOPNOTSUPP);
     assert_int_equal(vdev_vuc_check_device_state(t->c), -EOPNOTSUPP);
-    finish(t);
+    fb_test_finish(t);
     assert_int_equal(t->fb->nmsgs, 2);
     close(m);
 }
@@ -637,23 +589,23 @@ static void test_not_negotiated(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_features, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_protocol_features, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_bit_30, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_owner_reset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mem_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mem_slots, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_log_base, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vring_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_queue_num_enable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inflight, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backend_req_fd, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_device_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reply_ack, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inband_kick, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_negotiated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_features, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_protocol_features, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_no_bit_30, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_owner_reset, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_mem_table, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_mem_slots, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_log_base, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_vring_requests, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_queue_num_enable, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_config, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_inflight, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_status, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_backend_req_fd, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_device_state, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_ack, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_inband_kick, fb_test_setup, fb_test_teardown),
+        cmocka_unit_test_setup_teardown(test_not_negotiated, fb_test_setup, fb_test_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
