@@ -1,0 +1,7 @@
+/* vdevd — placeholder while the daemon is written. */
+#include <stdio.h>
+int main(void)
+{
+    fprintf(stderr, "vdevd: not yet\n");
+    return 1;
+}
