@@ -132,6 +132,8 @@ int vu_h_set_features(struct vdev_vu_backend *b, struct vu_msg *m)
     vu_rings_halt(b);                 /* the dirty log attaches to the map */
     b->c.features = f;
     b->c.features_set = true;
+    vdev_info("vhost-user %s: virtio features %#llx negotiated", b->c.peer,
+              (unsigned long long)f);
     vu_log_apply(b);
     if (!(f & BIT(VU_F_PROTOCOL_FEATURES)))
         for (unsigned i = 0; i < b->nrings; i++)
@@ -165,6 +167,8 @@ int vu_h_set_protocol_features(struct vdev_vu_backend *b, struct vu_msg *m)
         return VU_CLOSE;
     }
     b->c.pfeatures = f;
+    vdev_info("vhost-user %s: protocol features %#llx negotiated", b->c.peer,
+              (unsigned long long)f);
     return 0;
 }
 
