@@ -52,6 +52,9 @@ extern "C" {
 struct vdev_echo_config {
     uint16_t num_queues;    /* 1..VDEV_ECHO_MAX_QUEUES */
     bool hold;              /* keep requests until vdev_echo_release() */
+    bool net;               /* pose as a net device (VIRTIO_ID_NET) offering
+                             * VIRTIO_NET_F_MTU, for the transport rules only
+                             * net devices have; requests are still echoed */
 };
 
 /* 0, -EINVAL (no config, num_queues out of range), -ENOMEM, or the error of
@@ -64,6 +67,9 @@ VDEV_API void vdev_echo_free(struct vdev_virtio_dev *dev);
 /* Hold mode: lets n more held requests complete. From any thread; does not
  * wait. 0, or -EINVAL (not an echo device in hold mode). */
 VDEV_API int  vdev_echo_release(struct vdev_virtio_dev *dev, uint32_t n);
+
+/* The MTU the transport set (net mode), or 0. */
+VDEV_API uint16_t vdev_echo_mtu(const struct vdev_virtio_dev *dev);
 
 /* Requests held now, over all queues. From any thread. */
 VDEV_API uint64_t vdev_echo_held(const struct vdev_virtio_dev *dev);

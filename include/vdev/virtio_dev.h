@@ -59,6 +59,11 @@ struct vdev_virtio_ops {
     int (*get_config)(void *dev, uint32_t offset, void *buf, uint32_t len);
     int (*set_config)(void *dev, uint32_t offset, const void *buf, uint32_t len);
 
+    /* Net devices with VIRTIO_NET_F_MTU (optional): the host MTU the front-end
+     * sets (vhost-user NET_SET_MTU), already checked to be 68..65535 (virtio
+     * 1.2, 5.1.4.1). 0, or a negative errno for one the device cannot take. */
+    int (*set_mtu)(void *dev, uint16_t mtu);
+
     /* On the queue's worker. queue_start may set q->priv and watch fds on q->loop.
      * queue_kick: the driver made buffers available; pop, do, push, notify.
      * queue_poll (optional): called in a busy loop in poll mode, in place of

@@ -7,6 +7,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
 #include "vdev/log.h"
@@ -228,16 +230,50 @@ static int echo_load(void *dev, const void *buf, size_t len)
     return 0;
 }
 
+#define ECHO_OPS_COMMON                                                          \
+    .max_queue_size = (uint16_t)VDEV_VQ_MAX_SIZE,                                \
+    .num_queues = echo_num_queues, .config_size = VDEV_ECHO_CFG_SIZE,            \
+    .get_config = echo_get_config, .set_config = echo_set_config,                \
+    .queue_start = echo_queue_start, .queue_kick = echo_queue_kick,              \
+    .queue_poll = echo_queue_poll, .queue_stop = echo_queue_stop,                \
+    .reset = echo_reset, .save = echo_save, .load = echo_load
+
 static const struct vdev_virtio_ops echo_ops = {
     .name = "echo", .device_id = VDEV_ECHO_DEVICE_ID,
-    .max_queue_size = (uint16_t)VDEV_VQ_MAX_SIZE,
     .features = echo_features, .set_features = echo_set_features,
-    .num_queues = echo_num_queues, .config_size = VDEV_ECHO_CFG_SIZE,
-    .get_config = echo_get_config, .set_config = echo_set_config,
-    .queue_start = echo_queue_start, .queue_kick = echo_queue_kick,
-    .queue_poll = echo_queue_poll, .queue_stop = echo_queue_stop,
-    .reset = echo_reset, .save = echo_save, .load = echo_load,
+    ECHO_OPS_COMMON,
 };
+
+/* Net mode: the same device under VIRTIO_ID_NET, with VIRTIO_NET_F_MTU. */
+static uint64_t echo_net_features(void *dev)
+{
+    return ECHO_FEATURES | (1ull << VIRTIO_NET_F_MTU);
+}
+
+static int echo_net_set_features(void *dev, uint64_t features)
+{
+    return features & ~(echo_net_features(dev) | (1ull << VIRTIO_F_VERSION_1)) ?
+           -EINVAL : 0;
+}
+
+static int echo_set_mtu(void *dev, uint16_t mtu)
+{
+    atomic_store(&((struct echo *)dev)->mtu, mtu);
+    return 0;
+}
+
+static const struct vdev_virtio_ops echo_net_ops = {
+    .name = "echo-net", .device_id = VIRTIO_ID_NET,
+    .features = echo_net_features, .set_features = echo_net_set_features,
+    .set_mtu = echo_set_mtu,
+    ECHO_OPS_COMMON,
+};
+
+static struct echo *echo_of(const struct vdev_virtio_dev *dev)
+{
+    return dev && (dev->ops == &echo_ops || dev->ops == &echo_net_ops) ?
+           dev->priv : NULL;
+}
 
 int vdev_echo_new(const struct vdev_echo_config *c, struct vdev_virtio_dev **out)
 {
@@ -248,7 +284,8 @@ int vdev_echo_new(const struct vdev_echo_config *c, struct vdev_virtio_dev **out
     e = calloc(1, sizeof(*e) + c->num_queues * sizeof(e->q[0]));
     if (!e)
         return -ENOMEM;
-    e->dev = (struct vdev_virtio_dev){ .ops = &echo_ops, .priv = e };
+    e->dev = (struct vdev_virtio_dev){ .ops = c->net ? &echo_net_ops : &echo_ops,
+                                       .priv = e };
     e->num_queues = c->num_queues;
     e->hold = c->hold;
     for (unsigned i = 0; i < c->num_queues; i++) {
@@ -271,7 +308,7 @@ int vdev_echo_new(const struct vdev_echo_config *c, struct vdev_virtio_dev **out
 
 void vdev_echo_free(struct vdev_virtio_dev *dev)
 {
-    struct echo *e = dev && dev->ops == &echo_ops ? dev->priv : NULL;
+    struct echo *e = echo_of(dev);
 
     if (!e)
         return;
@@ -283,7 +320,7 @@ void vdev_echo_free(struct vdev_virtio_dev *dev)
 
 int vdev_echo_release(struct vdev_virtio_dev *dev, uint32_t n)
 {
-    struct echo *e = dev && dev->ops == &echo_ops ? dev->priv : NULL;
+    struct echo *e = echo_of(dev);
 
     if (!e || !e->hold)
         return -EINVAL;
@@ -293,7 +330,14 @@ int vdev_echo_release(struct vdev_virtio_dev *dev, uint32_t n)
 
 uint64_t vdev_echo_held(const struct vdev_virtio_dev *dev)
 {
-    struct echo *e = dev && dev->ops == &echo_ops ? dev->priv : NULL;
+    struct echo *e = echo_of(dev);
 
     return e ? atomic_load(&e->held) : 0;
+}
+
+uint16_t vdev_echo_mtu(const struct vdev_virtio_dev *dev)
+{
+    struct echo *e = echo_of(dev);
+
+    return e ? atomic_load(&e->mtu) : 0;
 }

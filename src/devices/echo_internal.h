@@ -35,6 +35,7 @@ struct echo {
     _Atomic uint64_t served;        /* requests completed */
     _Atomic uint64_t credits;       /* releases not used yet */
     _Atomic uint64_t held;          /* requests held, over all queues */
+    _Atomic uint16_t mtu;           /* net mode: set by the transport */
     struct echo_queue q[];
 };
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
 #include "vdev/log.h"
@@ -95,6 +96,8 @@ static uint64_t offered_pf(const struct vdev_vu_backend *b)
         pf |= BIT(VU_PF_CONFIG);
     if (ops->save && ops->load)
         pf |= BIT(VU_PF_DEVICE_STATE);
+    if (ops->device_id == VIRTIO_ID_NET && ops->set_mtu)
+        pf |= BIT(VU_PF_MTU);
     return pf;
 }
 
@@ -237,10 +240,27 @@ int vu_h_get_status(struct vdev_vu_backend *b, struct vu_msg *m)
     return 0;
 }
 
-/* NET_SET_MTU: only for a net device, and the device interface has no MTU. */
+/* NET_SET_MTU ("Front-end message types"): only after VIRTIO_NET_F_MTU and
+ * protocol feature NET_MTU were negotiated, for a net device; an MTU outside
+ * 68..65535 (virtio 1.2, 5.1.4.1) is refused. */
 int vu_h_net_set_mtu(struct vdev_vu_backend *b, struct vu_msg *m)
 {
-    if (b->dev->ops->device_id != VIRTIO_ID_NET)
-        return vu_bad(b, -ENOTSUP, "NET_SET_MTU for a %s device", b->dev->ops->name);
-    return vu_bad(b, -ENOTSUP, "NET_SET_MTU: the device interface has no MTU");
+    const struct vdev_virtio_ops *ops = b->dev->ops;
+    uint64_t mtu = m->p.u64;
+    int ret;
+
+    if (ops->device_id != VIRTIO_ID_NET || !ops->set_mtu)
+        return vu_bad(b, -ENOTSUP, "NET_SET_MTU for a %s device", ops->name);
+    if (!(b->c.pfeatures & BIT(VU_PF_MTU)))
+        return vu_bad(b, -EPROTO, "NET_SET_MTU without protocol feature NET_MTU");
+    if (!b->c.features_set || !(b->c.features & BIT(VIRTIO_NET_F_MTU)))
+        return vu_bad(b, -EPROTO, "NET_SET_MTU without VIRTIO_NET_F_MTU negotiated");
+    if (mtu < 68 || mtu > 65535)
+        return vu_bad(b, -EINVAL, "NET_SET_MTU %llu: not within 68..65535",
+                      (unsigned long long)mtu);
+    ret = ops->set_mtu(b->dev->priv, (uint16_t)mtu);
+    if (ret < 0)
+        return vu_bad(b, ret, "the device refused MTU %llu", (unsigned long long)mtu);
+    vdev_info("vhost-user %s: MTU %llu", b->c.peer, (unsigned long long)mtu);
+    return 0;
 }

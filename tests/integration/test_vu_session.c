@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
 #include "vu_fixture.h"
@@ -304,6 +305,49 @@ static void test_status(void **state)
     assert_int_not_equal(vf_req_u64(f, VU_SET_STATUS, 0x100), 0);
 }
 
+/* NET_SET_MTU: protocol feature NET_MTU is offered only by a net device that
+ * takes an MTU; the MTU reaches the device once VIRTIO_NET_F_MTU and NET_MTU
+ * are negotiated; values outside 68..65535 are refused. */
+static void test_net_mtu(void **state)
+{
+    struct vf *f = *state;
+
+    vf_send(f, VU_SET_OWNER, 0, NULL, 0, NULL, 0);
+    assert_true(vf_get_u64(f, VU_GET_PROTOCOL_FEATURES) & (1ull << VU_PF_MTU));
+    assert_true(vf_get_u64(f, VU_GET_FEATURES) & (1ull << VIRTIO_NET_F_MTU));
+
+    /* Before NET_MTU and VIRTIO_NET_F_MTU: refused. */
+    vf_negotiate(f, 0, VF_PF_DEFAULT);
+    assert_int_not_equal(vf_req_u64(f, VU_NET_SET_MTU, 1500), 0);
+    assert_int_equal(vdev_echo_mtu(f->dev), 0);
+    vf_negotiate(f, 0, VF_PF_DEFAULT | (1ull << VU_PF_MTU));
+    assert_int_not_equal(vf_req_u64(f, VU_NET_SET_MTU, 1500), 0);
+    assert_true(vf_log_wait("without VIRTIO_NET_F_MTU", 0));
+    vf_negotiate(f, 1ull << VIRTIO_NET_F_MTU, VF_PF_DEFAULT);
+    assert_int_not_equal(vf_req_u64(f, VU_NET_SET_MTU, 1500), 0);
+    assert_true(vf_log_wait("without protocol feature NET_MTU", 0));
+    assert_int_equal(vdev_echo_mtu(f->dev), 0);
+
+    vf_negotiate(f, 1ull << VIRTIO_NET_F_MTU, VF_PF_DEFAULT | (1ull << VU_PF_MTU));
+    assert_int_equal(vf_req_u64(f, VU_NET_SET_MTU, 9000), 0);
+    assert_int_equal(vdev_echo_mtu(f->dev), 9000);
+    assert_int_not_equal(vf_req_u64(f, VU_NET_SET_MTU, 67), 0);
+    assert_int_not_equal(vf_req_u64(f, VU_NET_SET_MTU, 65536), 0);
+    assert_int_not_equal(vf_req_u64(f, VU_NET_SET_MTU, (1ull << 32) + 1500), 0);
+    assert_int_equal(vdev_echo_mtu(f->dev), 9000);
+    assert_int_equal(vf_req_u64(f, VU_NET_SET_MTU, 68), 0);
+    assert_int_equal(vdev_echo_mtu(f->dev), 68);
+}
+
+/* A device that is not net offers no NET_MTU. */
+static void test_no_mtu_for_others(void **state)
+{
+    struct vf *f = *state;
+
+    vf_send(f, VU_SET_OWNER, 0, NULL, 0, NULL, 0);
+    assert_false(vf_get_u64(f, VU_GET_PROTOCOL_FEATURES) & (1ull << VU_PF_MTU));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +363,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unimplemented, vf_setup, vf_teardown),
         cmocka_unit_test_setup_teardown(test_reset_device, vf_setup, vf_teardown),
         cmocka_unit_test_setup_teardown(test_status, vf_setup, vf_teardown),
+        cmocka_unit_test_setup_teardown(test_net_mtu, vf_setup_net, vf_teardown),
+        cmocka_unit_test_setup_teardown(test_no_mtu_for_others, vf_setup, vf_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -106,7 +106,8 @@ static int setup_with(void **state, const struct vf_opts *o)
 {
     struct vf *f = calloc(1, sizeof(*f));
     struct vdev_workers_config wc = { .threads = 2, .name = "vut" };
-    struct vdev_echo_config ec = { .num_queues = VF_RINGS, .hold = o->hold };
+    struct vdev_echo_config ec = { .num_queues = VF_RINGS, .hold = o->hold,
+                                   .net = o->net };
     struct vdev_vu_backend_config bc = { .listen_fd = -1, .conn_fd = -1 };
 
     assert_non_null(f);
@@ -155,6 +156,13 @@ int vf_setup_hold(void **state)
 int vf_setup_slots8(void **state)
 {
     struct vf_opts o = { .max_mem_slots = 8 };
+
+    return setup_with(state, &o);
+}
+
+int vf_setup_net(void **state)
+{
+    struct vf_opts o = { .net = true };
 
     return setup_with(state, &o);
 }

@@ -49,6 +49,7 @@ struct vf_ring {
 struct vf_opts {
     bool hold;                           /* the echo device holds requests */
     uint32_t max_mem_slots;              /* 0: the default */
+    bool net;                            /* the echo device poses as net */
 };
 
 struct vf {
@@ -80,6 +81,7 @@ struct vf {
 int vf_setup(void **state);              /* echo device, 2 queues */
 int vf_setup_hold(void **state);         /* ... in hold mode */
 int vf_setup_slots8(void **state);       /* ... with 8 memory slots */
+int vf_setup_net(void **state);          /* ... as a net device with an MTU */
 int vf_teardown(void **state);
 
 /* --- the front-end's messages ------------------------------------------------ */
