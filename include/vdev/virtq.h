@@ -55,6 +55,12 @@ struct vdev_vq_config {
     bool log_used;          /* otherwise they are recorded at device_gpa */
     struct vdev_mem *mem;   /* borrowed; must outlive the started queue */
     int call_fd;            /* eventfd for used buffer notifications, or -1 */
+    /* Or a function that delivers them (call_fd is then ignored): for a
+     * transport whose interrupt is more than an eventfd write, such as
+     * virtio-pci's MSI-X vector with its mask and pending bit. Called on the
+     * queue's thread. */
+    void (*notify)(void *opaque);
+    void *notify_opaque;
     uint32_t base;          /* SET_VRING_BASE, as vhost-user carries it. Split: the
                              * next available ring index (bits 0-15; bits 16-31
                              * reserved, 0). Packed: bits 0-14 the next available

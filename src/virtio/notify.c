@@ -115,6 +115,10 @@ VDEV_API int vdev_vq_notify(struct vdev_vq *vq)
 
     if (!vdev_vq_should_notify(vq))
         return 0;
+    if (vq->notify) {
+        vq->notify(vq->notify_opaque);
+        return 1;
+    }
     if (vq->call_fd < 0)
         return 1;
     do {

@@ -110,6 +110,8 @@ VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_vq_config *c)
     vq->indirect = c->indirect;
     vq->size = c->size;
     vq->call_fd = c->call_fd;
+    vq->notify = c->notify;
+    vq->notify_opaque = c->notify_opaque;
     vq->mem = c->mem;
     vq->desc_gpa = c->desc_gpa;
     vq->driver_gpa = c->driver_gpa;

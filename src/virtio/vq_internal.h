@@ -60,6 +60,8 @@ struct vdev_vq {
     int error;               /* 0, or the negative errno that broke the ring */
     uint16_t size;
     int call_fd;
+    void (*notify)(void *opaque);
+    void *notify_opaque;
     struct vdev_mem *mem;
     uint64_t desc_gpa, driver_gpa, device_gpa;
     uint64_t device_log_gpa; /* where device-area writes go in the dirty log */

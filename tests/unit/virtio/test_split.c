@@ -147,6 +147,32 @@ static void test_split_batch(void **state)
     fx_free(f);
 }
 
+static void count_notify(void *opaque)
+{
+    (*(unsigned *)opaque)++;
+}
+
+/* A notify function delivers used buffer notifications in place of the call
+ * eventfd, under the same suppression rules. */
+static void test_split_notify_fn(void **state)
+{
+    struct fx *f = fx_new(8, false, false, false);
+    unsigned calls = 0;
+
+    f->q[0].cfg.notify = count_notify;
+    f->q[0].cfg.notify_opaque = &calls;
+    fx_start(f, 0);
+    fx_add(f, 0, 0, 1, 8, false);
+    assert_int_equal(fx_serve(f, 0, 1), 1);
+    assert_int_equal(calls, 1);
+    assert_int_equal(fx_calls(f, 0), 0);          /* not the eventfd */
+    assert_false(vdev_vqd_set_interrupts(f->q[0].drv, false));
+    fx_add(f, 0, 0, 1, 8, false);
+    assert_int_equal(fx_serve(f, 0, 1), 1);
+    assert_int_equal(calls, 1);
+    fx_free(f);
+}
+
 /* Without the event index, VRING_AVAIL_F_NO_INTERRUPT turns notifications off. */
 static void test_split_no_interrupt_flag(void **state)
 {
@@ -507,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_split_indirect),
         cmocka_unit_test(test_split_chain_then_indirect),
         cmocka_unit_test(test_split_batch),
+        cmocka_unit_test(test_split_notify_fn),
         cmocka_unit_test(test_split_no_interrupt_flag),
         cmocka_unit_test(test_split_used_event),
         cmocka_unit_test(test_split_used_event_batch),
