@@ -46,10 +46,17 @@ clean:
 # add coverage are merged into the committed corpus under tests/fuzz/corpus/.
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz demo bench
-# Benchmarks: figures and ratios against a peer measured in the same run.
-BENCH_SECONDS ?= 2
+# Benchmarks: figures and ratios against a peer measured in the same run: a
+# virtqueue against a bare ring (VIRTQ_SECONDS per case), then vdevd against
+# qemu-storage-daemon (BENCH_SECONDS per run, BENCH_ROUNDS rounds; the table and
+# plot land in $(BUILD)/bench/blk.txt and blk.png).
+VIRTQ_SECONDS ?= 1
+BENCH_SECONDS ?= 3
+BENCH_ROUNDS  ?= 2
 bench: all
-	$(BUILD)/bench/vdev-bench-virtq $(BENCH_SECONDS)
+	@VDEV_DEPS_EXTRA="qemu-system-common gnuplot-nox util-linux" scripts/install-deps
+	$(BUILD)/bench/vdev-bench-virtq $(VIRTQ_SECONDS)
+	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) scripts/bench-blk.sh $(BUILD)
 
 fuzz:
 	@VDEV_DEPS_EXTRA="clang libclang-rt-dev" scripts/install-deps
@@ -67,6 +74,8 @@ fuzz:
 	    $$t -merge=1 tests/fuzz/corpus/$$name $$work 2>&1 | tail -n 1; \
 	done
 
-demo:
-	@echo "make demo arrives with the virtio-blk device and vdevd; see README, Status." >&2
-	@exit 1
+# A disk image in $(BUILD)/demo served by vdevd, written and verified for a few
+# seconds by vdev-bench; vdevd is stopped at the end.
+DEMO_SECONDS ?= 3
+demo: all
+	DEMO_SECONDS=$(DEMO_SECONDS) scripts/demo.sh $(BUILD)
