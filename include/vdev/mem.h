@@ -67,6 +67,42 @@ VDEV_API int  vdev_mem_remove(struct vdev_mem *m, uint64_t gpa, uint64_t size);
 /* Unmaps every region. */
 VDEV_API void vdev_mem_clear(struct vdev_mem *m);
 
+/* --- alias maps: a second address space over the same memory -----------------
+ *
+ * An alias map translates its own addresses (vhost-user's IOVAs, with
+ * VIRTIO_F_IOMMU_PLATFORM) to memory that another map, its source, has mapped.
+ * It maps nothing itself and holds no reference: every alias region must be
+ * removed (vdev_mem_clear(), vdev_mem_free()) before the source unmaps what it
+ * points at or is freed. A map holds either plain regions or aliases of one
+ * source. Writes recorded through an alias map go to the source's dirty log at
+ * the source's addresses; vdev_mem_dirty_log(), _lost() and _all_sealed() of an
+ * alias map are the source's. */
+
+/* Maps [gpa, gpa + size) of m to [src_gpa, src_gpa + size) of src, which must lie
+ * in one region of src that has every bit of access. user_addr of the new region
+ * is src's user address of src_gpa. 0, or:
+ *   -EINVAL     size 0, access empty or unknown, m holds plain regions or aliases
+ *               of another map, src is itself an alias map
+ *   -EOVERFLOW  gpa + size or src_gpa + size wraps past 2^64
+ *   -EFAULT     the source range is not in one region of src
+ *   -EACCES     that region lacks part of access
+ *   -EEXIST     the range overlaps a region of m
+ *   -ENOMEM */
+VDEV_API int  vdev_mem_add_alias(struct vdev_mem *m, uint64_t gpa, uint64_t size,
+                                 uint32_t access, struct vdev_mem *src, uint64_t src_gpa);
+
+/* Unmaps [gpa, gpa + size) wherever it is mapped: regions inside it go, a region
+ * that straddles an end of it is cut to what lies outside (one that straddles
+ * both becomes two). Addresses not mapped are skipped. 0, or -EINVAL (size 0),
+ * -EOVERFLOW (wraps), -ENOMEM (a region to cut in two: nothing is changed). */
+VDEV_API int  vdev_mem_punch(struct vdev_mem *m, uint64_t gpa, uint64_t size);
+
+/* Calls fn for each region (in no particular order) until fn returns non-zero,
+ * which is returned; 0 when every region was seen. fn must not change m. */
+typedef int (*vdev_mem_region_fn)(void *opaque, uint64_t gpa, uint64_t size,
+                                  uint64_t user_addr, uint32_t access);
+VDEV_API int  vdev_mem_foreach(struct vdev_mem *m, vdev_mem_region_fn fn, void *opaque);
+
 VDEV_API size_t vdev_mem_count(const struct vdev_mem *m);
 
 /* Host pointer for gpa, mapped with every bit of access. *len is the length asked

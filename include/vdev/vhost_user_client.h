@@ -203,6 +203,18 @@ VDEV_API int vdev_vuc_set_status(struct vdev_vuc *c, uint8_t status);   /* STATU
 VDEV_API int vdev_vuc_get_status(struct vdev_vuc *c, uint8_t *status);
 VDEV_API int vdev_vuc_set_backend_req_fd(struct vdev_vuc *c, int fd);   /* BACKEND_REQ */
 
+/* IOTLB_MSG ("IOMMU support"), only with VIRTIO_F_IOMMU_PLATFORM acked (bit 33;
+ * -EOPNOTSUPP otherwise): the back-end's u64 answer, non-zero -EREMOTEIO.
+ * update maps [iova, iova + size) to this process's user addresses from
+ * user_addr (inside the memory table) with perm VHOST_ACCESS_RO, _WO or _RW;
+ * invalidate unmaps what lies in [iova, iova + size). msg is sent as given (any
+ * type), for callers that test a back-end. A MISS from the back-end reaches the
+ * back-end handler as VDEV_VUC_BACKEND_IOTLB_MSG. */
+VDEV_API int vdev_vuc_iotlb_msg(struct vdev_vuc *c, const struct vhost_iotlb_msg *msg);
+VDEV_API int vdev_vuc_iotlb_update(struct vdev_vuc *c, uint64_t iova, uint64_t size,
+                                   uint64_t user_addr, uint8_t perm);
+VDEV_API int vdev_vuc_iotlb_invalidate(struct vdev_vuc *c, uint64_t iova, uint64_t size);
+
 /* DEVICE_STATE. direction 0 save, 1 load; phase 0 stopped. fd is the caller's end
  * of the transfer channel; *backend_fd is -1, or the back-end's own channel,
  * which the caller must use instead (and close). A non-zero error in bits 0-7
@@ -213,10 +225,18 @@ VDEV_API int vdev_vuc_check_device_state(struct vdev_vuc *c);
 
 /* ---- convenience: negotiation --------------------------------------------- */
 
+/* Features vdev_vuc_negotiate() never acks, whatever is asked: IOMMU_PLATFORM
+ * (bit 33) makes every ring and buffer address an IOVA that the front-end maps
+ * with IOTLB_MSG, and the queues here address the back-end by guest address
+ * and answer no IOTLB miss. A caller that drives the IOTLB itself acks it with
+ * vdev_vuc_set_features() and vdev_vuc_iotlb_update(). */
+#define VDEV_VUC_F_NOT_NEGOTIATED (1ull << 33)
+
 /* SET_OWNER, GET_FEATURES, and when bit 30 is offered GET_PROTOCOL_FEATURES and
  * SET_PROTOCOL_FEATURES (protocol_features & offered & VDEV_VUC_PF_SUPPORTED;
  * INBAND_NOTIFICATIONS is dropped unless BACKEND_REQ and REPLY_ACK are both in),
- * then SET_FEATURES (features & offered, plus bit 30 when offered), GET_QUEUE_NUM
+ * then SET_FEATURES (features & offered & ~VDEV_VUC_F_NOT_NEGOTIATED, plus bit
+ * 30 when offered), GET_QUEUE_NUM
  * (MQ), GET_MAX_MEM_SLOTS (CONFIGURE_MEM_SLOTS) and the back-end channel
  * (BACKEND_REQ). The wishes are kept for vdev_vuc_reconnect(). */
 VDEV_API int vdev_vuc_negotiate(struct vdev_vuc *c, uint64_t features,

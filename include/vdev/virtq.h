@@ -73,6 +73,16 @@ struct vdev_vq_config {
                              * records (inflight.h), attached by the transport to
                              * this queue's region with the ring's size and
                              * layout; must outlive the started queue */
+    /* Behind an IOMMU (vhost-user's IOTLB, an alias map in mem.h): a buffer or
+     * indirect table the map does not hold is a miss the transport can fill,
+     * not the driver's fault. The pop that meets it returns -EAGAIN with nothing
+     * consumed and the ring not broken, and miss() is called on the queue's
+     * thread with the first address not mapped and the access the device needs
+     * there: once per start (the transport starts the queue again when the map
+     * has changed, and the retried pop reports the next miss). NULL: an address
+     * outside the map breaks the ring (-EFAULT). */
+    void (*miss)(void *opaque, uint64_t addr, uint32_t access);
+    void *miss_opaque;
 };
 
 /* One request. The caller provides the arrays once (no allocation per request);
@@ -154,6 +164,9 @@ VDEV_API bool vdev_vq_started(const struct vdev_vq *vq);
  *   -ENOBUFS  the request needs more than r->iov_cap iovecs; nothing is consumed
  *             and the queue is not broken: retry with more, or give up on it
  *   -EINVAL   r has no arrays, or the queue is not started
+ *   -EAGAIN   with a miss callback: a buffer or indirect table not in the map
+ *             (a miss, reported to the callback); nothing is consumed and the
+ *             queue is not broken
  * and, once the ring is broken, the error that broke it, from then on:
  *   -ERANGE   the available index ran more than size ahead, more requests
  *             outstanding than the ring holds, a head, next or buffer id past

@@ -63,18 +63,43 @@ static int region_check(const struct vdev_mem_region *r)
     return 0;
 }
 
+bool mem_range_used(struct vdev_mem *m, uint64_t gpa, uint64_t last)
+{
+    struct mem_region key = { .gpa = gpa, .last = last };
+
+    return tfind(&key, &m->index, region_cmp) != NULL;
+}
+
+int mem_region_insert(struct vdev_mem *m, struct mem_region *reg)
+{
+    if (tfind(reg, &m->index, region_cmp))
+        return -EEXIST;
+    if (!tsearch(reg, &m->index, region_cmp))
+        return -ENOMEM;
+    reg->prev = NULL;
+    reg->next = m->regions;
+    if (m->regions)
+        m->regions->prev = reg;
+    m->regions = reg;
+    m->count++;
+    return 0;
+}
+
 VDEV_API int vdev_mem_add(struct vdev_mem *m, const struct vdev_mem_region *r)
 {
-    struct mem_region *reg, **node;
+    struct mem_region *reg;
     int ret = region_check(r);
 
     if (ret < 0)
         return ret;
+    if (m->alias_src)
+        return -EINVAL;            /* an alias map holds only aliases */
     reg = calloc(1, sizeof(*reg));
     if (!reg)
         return -ENOMEM;
     reg->gpa = r->gpa;
     reg->last = r->gpa + (r->size - 1);
+    reg->log_gpa = r->gpa;
     reg->user_addr = r->user_addr;
     reg->access = r->access;
 
@@ -90,21 +115,16 @@ VDEV_API int vdev_mem_add(struct vdev_mem *m, const struct vdev_mem_region *r)
     }
     reg->hva = reg->map->base + r->fd_offset;
 
-    node = tsearch(reg, &m->index, region_cmp);
-    if (!node) {
+    ret = mem_region_insert(m, reg);
+    if (ret < 0) {
         mem_mapping_put(m, reg->map);
         free(reg);
-        return -ENOMEM;
+        return ret;
     }
-    reg->next = m->regions;
-    if (m->regions)
-        m->regions->prev = reg;
-    m->regions = reg;
-    m->count++;
     return 0;
 }
 
-static void region_drop(struct vdev_mem *m, struct mem_region *reg)
+void mem_region_drop(struct vdev_mem *m, struct mem_region *reg)
 {
     tdelete(reg, &m->index, region_cmp);
     if (reg->prev)
@@ -116,11 +136,12 @@ static void region_drop(struct vdev_mem *m, struct mem_region *reg)
     m->count--;
     if (__atomic_load_n(&m->last_hit, __ATOMIC_RELAXED) == reg)
         __atomic_store_n(&m->last_hit, NULL, __ATOMIC_RELAXED);
-    mem_mapping_put(m, reg->map);
+    if (reg->map)
+        mem_mapping_put(m, reg->map);
     free(reg);
 }
 
-static struct mem_region *region_find(struct vdev_mem *m, uint64_t gpa)
+struct mem_region *mem_region_find(struct vdev_mem *m, uint64_t gpa)
 {
     struct mem_region key = { .gpa = gpa, .last = gpa };
     struct mem_region *reg = __atomic_load_n(&m->last_hit, __ATOMIC_RELAXED);
@@ -142,23 +163,24 @@ VDEV_API int vdev_mem_remove(struct vdev_mem *m, uint64_t gpa, uint64_t size)
 
     if (size == 0)
         return -ENOENT;
-    reg = region_find(m, gpa);
+    reg = mem_region_find(m, gpa);
     if (!reg || reg->gpa != gpa || reg->last - reg->gpa != size - 1)
         return -ENOENT;
-    region_drop(m, reg);
+    mem_region_drop(m, reg);
     return 0;
 }
 
 VDEV_API void vdev_mem_clear(struct vdev_mem *m)
 {
     while (m->regions)
-        region_drop(m, m->regions);
+        mem_region_drop(m, m->regions);
+    m->alias_src = NULL;
 }
 
 VDEV_API void *vdev_mem_translate(struct vdev_mem *m, uint64_t gpa, uint64_t *len,
                                   uint32_t access)
 {
-    struct mem_region *reg = region_find(m, gpa);
+    struct mem_region *reg = mem_region_find(m, gpa);
     uint64_t avail;
 
     if (!reg || (reg->access & access) != access || *len == 0) {
@@ -182,7 +204,7 @@ static int mem_walk(struct vdev_mem *m, uint64_t gpa, uint64_t len,
     if (len && __builtin_add_overflow(gpa, len - 1, &end))
         return -EFAULT;
     while (len) {
-        struct mem_region *reg = region_find(m, gpa);
+        struct mem_region *reg = mem_region_find(m, gpa);
         uint64_t n = len;
         int ret;
 
@@ -290,6 +312,8 @@ VDEV_API int vdev_mem_uva_to_gpa(struct vdev_mem *m, uint64_t user_addr,
 
 VDEV_API bool vdev_mem_lost(const struct vdev_mem *m)
 {
+    if (m->alias_src)
+        return vdev_mem_lost(m->alias_src);
     for (const struct mem_mapping *map = m->mappings; map; map = map->next)
         if (map->guard >= 0 && mem_guard_lost(map->guard))
             return true;
@@ -298,6 +322,8 @@ VDEV_API bool vdev_mem_lost(const struct vdev_mem *m)
 
 VDEV_API bool vdev_mem_all_sealed(const struct vdev_mem *m)
 {
+    if (m->alias_src)
+        return vdev_mem_all_sealed(m->alias_src);
     for (const struct mem_mapping *map = m->mappings; map; map = map->next)
         if (!map->sealed)
             return false;
@@ -311,13 +337,20 @@ VDEV_API void vdev_mem_set_dirty_log(struct vdev_mem *m, struct vdev_dirty *log)
 
 VDEV_API struct vdev_dirty *vdev_mem_dirty_log(const struct vdev_mem *m)
 {
+    if (m->alias_src)
+        return vdev_mem_dirty_log(m->alias_src);
     return __atomic_load_n(&m->dirty, __ATOMIC_ACQUIRE);
 }
 
 VDEV_API void vdev_mem_mark_dirty(struct vdev_mem *m, uint64_t gpa, uint64_t len)
 {
-    struct vdev_dirty *d = __atomic_load_n(&m->dirty, __ATOMIC_ACQUIRE);
+    struct vdev_dirty *d;
 
+    if (m->alias_src) {
+        mem_alias_mark_dirty(m, gpa, len);
+        return;
+    }
+    d = __atomic_load_n(&m->dirty, __ATOMIC_ACQUIRE);
     if (d)
         vdev_dirty_mark(d, gpa, len);
 }

@@ -23,9 +23,11 @@ struct mem_region {
     uint64_t gpa;
     uint64_t last;            /* gpa + size - 1: a region may end at 2^64 - 1 */
     uint64_t user_addr;
+    uint64_t log_gpa;         /* where gpa is recorded in the dirty log: gpa, or for
+                               * an alias the source map's address (alias.c) */
     uint8_t *hva;             /* host address of gpa */
     uint32_t access;
-    struct mem_mapping *map;
+    struct mem_mapping *map;  /* NULL for an alias: the source map owns the mapping */
     struct mem_region *prev, *next;
 };
 
@@ -36,7 +38,19 @@ struct vdev_mem {
     struct mem_region *last_hit;      /* atomic: the fast path of translate */
     struct mem_mapping *mappings;
     struct vdev_dirty *dirty;         /* atomic */
+    struct vdev_mem *alias_src;       /* an alias map: the map its regions alias */
 };
+
+/* mem.c: the region tree and list, for alias.c. Insert: 0, -EEXIST (overlap),
+ * -ENOMEM; the caller owns reg until it is in. */
+int  mem_region_insert(struct vdev_mem *m, struct mem_region *reg);
+void mem_region_drop(struct vdev_mem *m, struct mem_region *reg);
+struct mem_region *mem_region_find(struct vdev_mem *m, uint64_t gpa);
+/* Whether any region overlaps [gpa, last]. */
+bool mem_range_used(struct vdev_mem *m, uint64_t gpa, uint64_t last);
+
+/* alias.c: records a write through an alias map at the source map's addresses. */
+void mem_alias_mark_dirty(struct vdev_mem *m, uint64_t gpa, uint64_t len);
 
 /* mapping.c: find or make the mapping of r->fd that covers the region. */
 int  mem_mapping_get(struct vdev_mem *m, const struct vdev_mem_region *r,

@@ -42,6 +42,7 @@ void vu_conn_drop(struct vdev_vu_backend *b, const char *why)
         vu_ring_reset(b, &b->rings[i]);
     vu_xfer_release(b);
     vu_log_release(b);
+    vu_iotlb_release(b);               /* aliases c->mem: first */
     vdev_mem_free(c->mem);
     vu_close(&c->backend_fd);
     if (c->watch)

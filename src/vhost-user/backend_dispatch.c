@@ -65,9 +65,10 @@ static const struct vu_handler handlers[VU_REQUEST_MAX] = {
                          VU_FDS_NONE, VU_REPLY_NONE, NO_PF },
     [VU_SET_BACKEND_REQ_FD] = { "SET_BACKEND_REQ_FD", vu_h_set_backend_req_fd, 0, 0,
                                 VU_FDS_ONE, VU_REPLY_NONE, VU_PF_BACKEND_REQ },
-    /* No IOTLB: VIRTIO_F_IOMMU_PLATFORM is never offered. The spec wants a u64. */
-    [VU_IOTLB_MSG] = { "IOTLB_MSG", NULL, 0, VU_MAX_PAYLOAD,
-                       VU_FDS_ANY, VU_REPLY_STATUS, NO_PF },
+    /* With VIRTIO_F_IOMMU_PLATFORM (the handler checks); a u64 status reply. */
+    [VU_IOTLB_MSG] = { "IOTLB_MSG", vu_h_iotlb_msg, sizeof(struct vhost_iotlb_msg),
+                       sizeof(struct vhost_iotlb_msg), VU_FDS_NONE, VU_REPLY_STATUS,
+                       NO_PF },
     [VU_SET_VRING_ENDIAN] = { "SET_VRING_ENDIAN", NULL, 0, VU_MAX_PAYLOAD,
                               VU_FDS_ANY, VU_REPLY_NONE, NO_PF },
     [VU_GET_CONFIG] = { "GET_CONFIG", vu_h_get_config, VU_CONFIG_HDR_SIZE,

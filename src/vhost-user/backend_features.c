@@ -74,14 +74,14 @@ static uint64_t dev_features(const struct vdev_vu_backend *b)
 }
 
 /* GET_FEATURES: the device's own bits, the ring features it supports, VERSION_1,
- * and vhost-user's PROTOCOL_FEATURES and LOG_ALL ("Migration"). No
- * IOMMU_PLATFORM: there is no IOTLB. */
+ * IOMMU_PLATFORM (the transport's IOTLB, backend_iotlb.c: every device has it),
+ * and vhost-user's PROTOCOL_FEATURES and LOG_ALL ("Migration"). */
 static uint64_t offered(const struct vdev_vu_backend *b)
 {
     uint64_t dev = dev_features(b);
 
     return (dev & ~TRANSPORT_BITS) | (dev & RING_BITS) | BIT(VIRTIO_F_VERSION_1) |
-           VHOST_BITS;
+           BIT(VIRTIO_F_ACCESS_PLATFORM) | VHOST_BITS;
 }
 
 static uint64_t offered_pf(const struct vdev_vu_backend *b)
@@ -116,12 +116,19 @@ int vu_h_set_features(struct vdev_vu_backend *b, struct vu_msg *m)
 {
     uint64_t f = m->p.u64, extra = f & ~offered(b);
     uint64_t devf = f & ~VHOST_BITS;
+    uint64_t iommu_needs = BIT(VU_PF_BACKEND_REQ) | BIT(VU_PF_REPLY_ACK);
     bool dev_changed = !b->c.features_set || devf != (b->c.features & ~VHOST_BITS);
     int ret;
 
     if (extra)
         return vu_bad(b, -EINVAL, "SET_FEATURES %#llx: %#llx was not offered",
                       (unsigned long long)f, (unsigned long long)extra);
+    /* "IOMMU support": misses go on the back-end channel and the front-end
+     * waits for each IOTLB_MSG's ack; QEMU asks for both features too. */
+    if ((f & BIT(VIRTIO_F_ACCESS_PLATFORM)) &&
+        (b->c.pfeatures & iommu_needs) != iommu_needs)
+        return vu_bad(b, -EINVAL, "SET_FEATURES: IOMMU_PLATFORM without the protocol "
+                      "features BACKEND_REQ and REPLY_ACK");
     if (dev_changed && !vu_suspended(b))
         return vu_bad(b, -EBUSY, "SET_FEATURES changes device features while a "
                       "ring is started");
@@ -210,6 +217,7 @@ int vu_h_reset_device(struct vdev_vu_backend *b, struct vu_msg *m)
 {
     for (unsigned i = 0; i < b->nrings; i++)
         vu_ring_reset(b, &b->rings[i]);
+    vu_iotlb_release(b);              /* a reset device keeps no DMA mapping */
     if (b->dev->ops->reset)
         b->dev->ops->reset(b->dev->priv);
     b->c.features = 0;

@@ -12,6 +12,7 @@
  *   backend_config.c    GET/SET_CONFIG, the back-end channel
  *   backend_inflight.c  GET/SET_INFLIGHT_FD, each ring's inflight records
  *   backend_state.c     SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE
+ *   backend_iotlb.c     IOTLB_MSG and IOTLB misses (VIRTIO_F_IOMMU_PLATFORM)
  *
  * Everything here runs on the control loop's thread. */
 #ifndef VDEV_VU_BACKEND_INTERNAL_H
@@ -49,6 +50,7 @@ struct vu_msg {
         struct vu_config config;
         struct vu_inflight inflight;
         struct vu_transfer_state xfer;
+        struct vhost_iotlb_msg iotlb;
         uint8_t raw[VU_MAX_PAYLOAD];
     } p;
     int fds[VU_MAX_FDS];          /* a handler that keeps one sets it to -1 */
@@ -94,6 +96,12 @@ struct vu_ring {
     struct vdev_vq *vq;
     struct vdev_virtio_queue q;
     struct vdev_worker_queue *wq;
+
+    /* An IOTLB miss the ring's worker met (backend_iotlb.c): written by the
+     * worker, then miss_pending set; taken by the control loop, which sends it. */
+    bool miss_pending;            /* atomic */
+    uint64_t miss_iova;
+    uint32_t miss_access;
 };
 
 /* The shared dirty log of SET_LOG_BASE. */
@@ -139,6 +147,12 @@ struct vu_conn {
     struct vu_log_area log;
     int backend_fd;               /* SET_BACKEND_REQ_FD, or -1 */
     struct vu_xfer xfer;
+    /* VIRTIO_F_IOMMU_PLATFORM (backend_iotlb.c): the device IOTLB, an alias map of
+     * mem by IOVA, or NULL until needed; and the eventfd workers signal misses
+     * on (valid while miss_watch is set). */
+    struct vdev_mem *iotlb;
+    int miss_fd;
+    struct vdev_watch *miss_watch;
 };
 
 struct vdev_vu_backend {
@@ -249,6 +263,31 @@ void vu_inflight_release(struct vdev_vu_backend *b);
 
 int  vu_inband_call(struct vdev_vu_backend *b, unsigned index);
 
+/* --- backend_iotlb.c ------------------------------------------------------- */
+
+/* VIRTIO_F_IOMMU_PLATFORM is negotiated: ring and buffer addresses are IOVAs. */
+bool vu_iommu(const struct vdev_vu_backend *b);
+/* The map rings translate through: the IOTLB with IOMMU_PLATFORM, else the
+ * memory table. The IOTLB is made on first use: NULL when out of memory. */
+struct vdev_mem *vu_ring_mem(struct vdev_vu_backend *b);
+/* The IOTLB and the eventfd workers report misses on, made if not yet there:
+ * before a ring runs with IOMMU_PLATFORM. 0, -ENOMEM, or the eventfd's error. */
+int  vu_iotlb_prepare(struct vdev_vu_backend *b);
+/* A ring area of len bytes at iova, in one piece of the IOTLB with access:
+ * 0; -EAGAIN when part of it is missing (a MISS was sent for the first
+ * address); -EACCES when it is all there but part without access; -EFAULT
+ * when it is all there but not contiguous. */
+int  vu_iotlb_ring_area(struct vdev_vu_backend *b, unsigned ring, uint64_t iova,
+                        uint64_t len, uint32_t access);
+/* The vq's miss callback (virtq.h), on the ring's worker; opaque is the ring. */
+void vu_iotlb_ring_miss(void *opaque, uint64_t iova, uint32_t access);
+/* The memory table changed to mem (rings halted): the IOTLB's entries are made
+ * again on it, before the old table goes. Entries whose user addresses left
+ * the table are dropped. */
+void vu_iotlb_rebuild(struct vdev_vu_backend *b, struct vdev_mem *mem);
+/* Frees the IOTLB (before the memory table) and the miss eventfd. */
+void vu_iotlb_release(struct vdev_vu_backend *b);
+
 /* --- backend_state.c ------------------------------------------------------- */
 
 void vu_xfer_release(struct vdev_vu_backend *b);
@@ -289,5 +328,6 @@ VU_HANDLER(vu_h_get_inflight_fd);
 VU_HANDLER(vu_h_set_inflight_fd);
 VU_HANDLER(vu_h_set_device_state_fd);
 VU_HANDLER(vu_h_check_device_state);
+VU_HANDLER(vu_h_iotlb_msg);
 
 #endif

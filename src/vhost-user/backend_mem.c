@@ -15,6 +15,13 @@
 #define TABLE_HDR offsetof(struct vu_mem_table, regions)
 #define REGION    sizeof(struct vu_mem_region)
 
+/* The rings are read and written through typed pointers, so the alignment
+ * virtio asks of their guest addresses (1.2, 2.7 and 2.8: up to 16 bytes) must
+ * hold in our mapping too: a region's guest address and file offset must agree
+ * modulo 16 (QEMU's are page-aligned). Otherwise an aligned ring lands on a
+ * misaligned host address. */
+#define REGION_ALIGN 16u
+
 /* What vdev_mem_add() cannot know: user addresses must not wrap either (the
  * ring addresses are translated through them). */
 static int region_check(struct vdev_vu_backend *b, const struct vu_mem_region *r,
@@ -24,6 +31,10 @@ static int region_check(struct vdev_vu_backend *b, const struct vu_mem_region *r
 
     if (r->size == 0)
         return vu_bad(b, -EINVAL, "region %u is empty", i);
+    if ((r->guest_addr - r->mmap_offset) % REGION_ALIGN)
+        return vu_bad(b, -EINVAL, "region %u: guest address %#llx and file offset "
+                      "%#llx differ modulo %u", i, (unsigned long long)r->guest_addr,
+                      (unsigned long long)r->mmap_offset, REGION_ALIGN);
     if (__builtin_add_overflow(r->user_addr, r->size - 1, &end))
         return vu_bad(b, -EOVERFLOW, "region %u: user address %#llx + %#llx wraps", i,
                       (unsigned long long)r->user_addr, (unsigned long long)r->size);
@@ -62,6 +73,7 @@ static void mem_swap(struct vdev_vu_backend *b, struct vdev_mem *mem)
     vdev_mem_set_dirty_log(old, NULL);
     b->c.mem = mem;
     vu_log_apply(b);
+    vu_iotlb_rebuild(b, mem);          /* its entries point into old */
     vdev_mem_free(old);
     vu_rings_sync(b);
 }
@@ -140,6 +152,8 @@ int vu_h_rem_mem_reg(struct vdev_vu_backend *b, struct vu_msg *m)
                       (unsigned long long)r->user_addr);
     vu_rings_halt(b);
     ret = vdev_mem_remove(b->c.mem, r->guest_addr, r->size);
+    if (ret == 0)
+        vu_iotlb_rebuild(b, b->c.mem);  /* entries may point into the region */
     vu_rings_sync(b);
     if (ret < 0)
         return vu_bad(b, ret, "REM_MEM_REG: no region of size %#llx at guest %#llx",

@@ -24,7 +24,12 @@
  *
  * A ring that cannot run (its addresses left guest memory, the device refused
  * it) or that the guest broke signals its error fd and sets NEEDS_RESET in the
- * status; it stays started, and runs again when what was missing comes back. */
+ * status; it stays started, and runs again when what was missing comes back.
+ *
+ * With VIRTIO_F_IOMMU_PLATFORM the ring addresses are IOVAs and the ring runs on
+ * the IOTLB (backend_iotlb.c). An area the IOTLB does not hold yet is a miss,
+ * not an error: the MISS is sent and the ring waits, started, for the UPDATE
+ * that makes it run. */
 #include <errno.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -73,35 +78,78 @@ struct ring_gpas {
     uint64_t desc, driver, device;
 };
 
+/* An area's address in the map the ring runs on: the guest address of a user
+ * address, or with IOMMU_PLATFORM the IOVA itself once the IOTLB holds it
+ * (-EAGAIN: a miss, reported). */
+static int ring_area(struct vdev_vu_backend *b, unsigned ring, uint64_t addr,
+                     uint64_t len, uint32_t access, uint64_t *out)
+{
+    int ret;
+
+    if (!vu_iommu(b))
+        return ring_gpa(b, addr, len, access, out);
+    ret = vu_iotlb_ring_area(b, ring, addr, len, access);
+    *out = addr;
+    return ret;
+}
+
+/* The log line of an area outside guest memory (tests match these words). */
+static int area_fault(struct vdev_vu_backend *b, unsigned ring, unsigned area,
+                      uint64_t addr)
+{
+    unsigned long long a = (unsigned long long)addr;
+
+    if (area == 0)
+        return vu_bad(b, -EFAULT, "ring %u: descriptors at %#llx are not in guest "
+                      "memory", ring, a);
+    if (area == 1)
+        return vu_bad(b, -EFAULT, "ring %u: driver area at %#llx is not in guest "
+                      "memory", ring, a);
+    return vu_bad(b, -EFAULT, "ring %u: device area at %#llx is not in guest memory",
+                  ring, a);
+}
+
 static int ring_translate(struct vdev_vu_backend *b, const struct vhost_vring_addr *a,
                           uint32_t num, struct ring_gpas *g)
 {
     bool packed = vu_packed(b);
     uint16_t n = (uint16_t)(num ? num : 1);
+    const uint64_t addr[3] = { a->desc_user_addr, a->avail_user_addr,
+                               a->used_user_addr };
+    const uint64_t len[3] = { vdev_vq_desc_bytes(n, packed),
+                              vdev_vq_driver_bytes(n, packed),
+                              vdev_vq_device_bytes(n, packed) };
+    const uint32_t access[3] = { packed ? VDEV_MEM_RW : VDEV_MEM_READ, VDEV_MEM_READ,
+                                 VDEV_MEM_WRITE };
+    uint64_t *out[3] = { &g->desc, &g->driver, &g->device };
 
-    if (ring_gpa(b, a->desc_user_addr, vdev_vq_desc_bytes(n, packed),
-                 packed ? VDEV_MEM_RW : VDEV_MEM_READ, &g->desc) < 0)
-        return vu_bad(b, -EFAULT, "ring %u: descriptors at %#llx are not in guest "
-                      "memory", a->index, (unsigned long long)a->desc_user_addr);
-    if (ring_gpa(b, a->avail_user_addr, vdev_vq_driver_bytes(n, packed),
-                 VDEV_MEM_READ, &g->driver) < 0)
-        return vu_bad(b, -EFAULT, "ring %u: driver area at %#llx is not in guest "
-                      "memory", a->index, (unsigned long long)a->avail_user_addr);
-    if (ring_gpa(b, a->used_user_addr, vdev_vq_device_bytes(n, packed),
-                 VDEV_MEM_WRITE, &g->device) < 0)
-        return vu_bad(b, -EFAULT, "ring %u: device area at %#llx is not in guest "
-                      "memory", a->index, (unsigned long long)a->used_user_addr);
+    for (unsigned i = 0; i < 3; i++) {
+        int ret = ring_area(b, a->index, addr[i], len[i], access[i], out[i]);
+
+        if (ret == -EAGAIN)
+            return ret;               /* the IOTLB has it not yet: MISS sent */
+        if (ret < 0)
+            return area_fault(b, a->index, i, addr[i]);
+    }
     /* virtio 1.2, 2.7 and 2.8: alignment of the three areas. */
     if (g->desc % 16 || g->driver % (packed ? 4 : 2) || g->device % 4)
         return vu_bad(b, -EINVAL, "ring %u: a ring area is not aligned", a->index);
     return 0;
 }
 
+/* With IOMMU_PLATFORM the IOTLB is filled on demand, after the addresses
+ * come: they are checked when the ring is to run; here only their alignment. */
 int vu_ring_check_addr(struct vdev_vu_backend *b, const struct vhost_vring_addr *a,
                        uint32_t num)
 {
     struct ring_gpas g;
 
+    if (vu_iommu(b)) {
+        if (a->desc_user_addr % 16 || a->avail_user_addr % (vu_packed(b) ? 4 : 2) ||
+            a->used_user_addr % 4)
+            return vu_bad(b, -EINVAL, "ring %u: a ring area is not aligned", a->index);
+        return 0;
+    }
     return ring_translate(b, a, num, &g);
 }
 
@@ -114,6 +162,11 @@ static int ring_config(struct vdev_vu_backend *b, struct vu_ring *r,
     if (r->num == 0 || !r->addr_set)
         return vu_bad(b, -EINVAL, "ring %u started before its size and addresses",
                       r->index);
+    if (vu_iommu(b)) {
+        ret = vu_iotlb_prepare(b);
+        if (ret < 0)
+            return vu_bad(b, ret, "ring %u: no IOTLB: %s", r->index, vdev_strerror(ret));
+    }
     ret = ring_translate(b, &r->addr, r->num, &g);
     if (ret < 0)
         return ret;
@@ -128,7 +181,9 @@ static int ring_config(struct vdev_vu_backend *b, struct vu_ring *r,
         /* "Migration": used ring writes are logged at log_guest_addr. */
         .used_log_gpa = r->addr.log_guest_addr,
         .log_used = !!(r->addr.flags & (1u << VHOST_VRING_F_LOG)),
-        .mem = b->c.mem,
+        .mem = vu_ring_mem(b),
+        .miss = vu_iommu(b) ? vu_iotlb_ring_miss : NULL,
+        .miss_opaque = r,
         .call_fd = r->call_fd >= 0 ? r->call_fd : r->inband_fd,
         .base = r->base_set ? r->base : vu_packed(b) ? PACKED_FRESH_BASE : 0,
     };
@@ -147,7 +202,7 @@ static int ring_run(struct vdev_vu_backend *b, struct vu_ring *r)
     if (ret < 0)
         return vu_bad(b, ret, "ring %u: the rings do not start: %s", r->index,
                       vdev_strerror(ret));
-    r->q = (struct vdev_virtio_queue){ .index = r->index, .vq = r->vq, .mem = b->c.mem };
+    r->q = (struct vdev_virtio_queue){ .index = r->index, .vq = r->vq, .mem = c.mem };
     ret = vdev_workers_start(b->workers, r->index, b->dev, &r->q, r->kick_fd, &r->wq);
     if (ret < 0) {
         r->wq = NULL;
@@ -193,6 +248,8 @@ int vu_ring_sync(struct vdev_vu_backend *b, struct vu_ring *r)
         return 0;
     }
     ret = ring_run(b, r);
+    if (ret == -EAGAIN)
+        return 0;                     /* an IOTLB miss: waits for the UPDATE */
     if (ret < 0) {
         b->c.needs_reset = true;
         signal_err(r);

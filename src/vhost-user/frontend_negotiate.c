@@ -195,7 +195,8 @@ int vuc_negotiate(struct vdev_vuc *c)
     }
     /* Bit 30 is acked when offered, so rings start disabled and are enabled with
      * SET_VRING_ENABLE ("Ring states"). */
-    features = (c->want_features & offered) | (offered & BIT(VU_F_PROTOCOL_FEATURES));
+    features = (c->want_features & offered & ~VDEV_VUC_F_NOT_NEGOTIATED) |
+               (offered & BIT(VU_F_PROTOCOL_FEATURES));
     ret = vdev_vuc_set_features(c, features);
     if (ret < 0)
         return ret;

@@ -25,6 +25,8 @@ static int walk_add_slow(struct vdev_vq *vq, struct vdev_vq_req *r, uint32_t n,
     int k = vdev_mem_iovec(vq->mem, addr, len, access, &r->iov[n], r->iov_cap - n);
     uint64_t gpa = addr;
 
+    if (k == -EFAULT)
+        vq_note_fault(vq, addr, len, access);
     if (k < 0)
         return k;
     for (int i = 0; i < k; i++) {
@@ -103,12 +105,16 @@ int vq_table_open(struct vdev_vq *vq, uint64_t gpa, uint32_t len, struct vq_tabl
 int vq_table_read(struct vdev_vq *vq, const struct vq_table *t, uint32_t i, void *out16)
 {
     uint64_t off = (uint64_t)i * sizeof(struct vring_desc);
+    int ret;
 
     if (t->host) {
         vq_copy(out16, t->host + off, sizeof(struct vring_desc));
         return 0;
     }
-    return vdev_mem_read(vq->mem, t->gpa + off, out16, sizeof(struct vring_desc));
+    ret = vdev_mem_read(vq->mem, t->gpa + off, out16, sizeof(struct vring_desc));
+    if (ret == -EFAULT)
+        vq_note_fault(vq, t->gpa + off, sizeof(struct vring_desc), VDEV_MEM_READ);
+    return ret;
 }
 
 void vq_log_written(struct vdev_vq *vq, const struct vdev_vq_req *r, uint32_t written)

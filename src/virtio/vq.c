@@ -44,8 +44,41 @@ VDEV_API void vdev_vq_free(struct vdev_vq *vq)
     free(vq);
 }
 
+/* The first address of [addr, addr + len) the map does not give with access. */
+static uint64_t first_unmapped(struct vdev_mem *mem, uint64_t addr, uint64_t len,
+                               uint32_t access)
+{
+    while (len) {
+        uint64_t got = len;
+
+        if (!vdev_mem_translate(mem, addr, &got, access) || got == 0)
+            return addr;
+        addr += got;
+        len -= got;
+    }
+    return addr;                   /* mapped after all: the start is as good */
+}
+
+/* A miss (vdev_vq_config.miss): reported once per start; the ring stays as it
+ * was, and the pop is tried again when the transport restarts the queue. */
+static int vq_miss(struct vdev_vq *vq)
+{
+    uint64_t addr = first_unmapped(vq->mem, vq->fault_addr, vq->fault_len,
+                                   vq->fault_access);
+
+    vq->fault_len = 0;
+    if (!vq->miss_reported) {
+        vq->miss_reported = true;
+        vq->miss(vq->miss_opaque, addr, vq->fault_access);
+    }
+    return -EAGAIN;
+}
+
 int vq_break(struct vdev_vq *vq, int err, const char *what)
 {
+    if (err == -EFAULT && vq->fault_len && vq->error == 0)
+        return vq_miss(vq);
+    vq->fault_len = 0;
     if (vq->error == 0) {
         vq->error = err;
         vq->detour = true;
@@ -120,6 +153,10 @@ VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_vq_config *c)
     vq->error = 0;
     vq->inflight = 0;
     vq->kicks_on = true;
+    vq->miss = c->miss;
+    vq->miss_opaque = c->miss_opaque;
+    vq->miss_reported = false;
+    vq->fault_len = 0;
     vq_inflight_free(vq);
 
     ret = c->packed ? vq_packed_start(vq, c) : vq_split_start(vq, c);

@@ -71,6 +71,15 @@ struct vdev_vq {
         struct vq_split s;
         struct vq_packed p;
     };
+    /* IOTLB misses (vdev_vq_config.miss), after the hot fields: the range the
+     * last walk could not translate, noted where it failed and taken by
+     * vq_break(). */
+    void (*miss)(void *opaque, uint64_t addr, uint32_t access);
+    void *miss_opaque;
+    bool miss_reported;      /* once per start */
+    uint64_t fault_addr;
+    uint32_t fault_len;      /* 0: no miss noted */
+    uint32_t fault_access;
 };
 
 /* The event index fields at the end of the split rings (2.7.7, 2.7.10). */
@@ -85,8 +94,21 @@ static inline void *vq_avail_event(struct vring_used *used, uint16_t size)
            sizeof(struct vring_used_elem) * size;
 }
 
-/* Marks the queue broken with err (negative) and logs it once; returns err. */
+/* Marks the queue broken with err (negative) and logs it once; returns err. An
+ * -EFAULT after vq_note_fault() is a miss instead: reported, and -EAGAIN. */
 int vq_break(struct vdev_vq *vq, int err, const char *what);
+
+/* A walk could not translate [addr, addr + len): with a miss callback, the
+ * vq_break() that follows reports a miss instead of breaking the ring. */
+static inline void vq_note_fault(struct vdev_vq *vq, uint64_t addr, uint32_t len,
+                                 uint32_t access)
+{
+    if (vq->miss) {
+        vq->fault_addr = addr;
+        vq->fault_len = len;
+        vq->fault_access = access;
+    }
+}
 
 /* Host address of a ring area mapped in one piece with access, or NULL. */
 void *vq_map_area(struct vdev_vq *vq, uint64_t gpa, uint64_t bytes, uint32_t access);

@@ -15,9 +15,9 @@
 
 #define BIT(n) (1ull << (n))
 
-/* GET_FEATURES offers the device's ring features, VERSION_1, PROTOCOL_FEATURES
- * and LOG_ALL, never IOMMU_PLATFORM (there is no IOTLB); GET_QUEUE_NUM is the
- * device's queue count. */
+/* GET_FEATURES offers the device's ring features, VERSION_1, PROTOCOL_FEATURES,
+ * LOG_ALL and IOMMU_PLATFORM (the transport's IOTLB, test_vu_iotlb.c);
+ * GET_QUEUE_NUM is the device's queue count. */
 static void test_features_offered(void **state)
 {
     struct vf *f = *state;
@@ -30,7 +30,8 @@ static void test_features_offered(void **state)
     assert_true(feat & BIT(VIRTIO_F_RING_PACKED));
     assert_true(feat & BIT(VIRTIO_RING_F_EVENT_IDX));
     assert_true(feat & BIT(VIRTIO_RING_F_INDIRECT_DESC));
-    assert_false(feat & BIT(VIRTIO_F_ACCESS_PLATFORM));
+    assert_true(feat & BIT(VIRTIO_F_ACCESS_PLATFORM));
+    assert_false(feat & BIT(VIRTIO_F_ORDER_PLATFORM));
     for (unsigned b = 0; b <= VU_PF_DEVICE_STATE; b++) {
         bool want = (VF_PF_DEFAULT | BIT(VU_PF_BACKEND_REQ) |
                      BIT(VU_PF_INBAND_NOTIFICATIONS)) & BIT(b);
@@ -42,7 +43,7 @@ static void test_features_offered(void **state)
     assert_int_equal(vf_get_u64(f, VU_GET_MAX_MEM_SLOTS), 509);
     /* Features that were not offered are refused. */
     assert_int_not_equal(vf_req_u64(f, VU_SET_FEATURES,
-                                    BIT(VIRTIO_F_ACCESS_PLATFORM)), 0);
+                                    BIT(VIRTIO_F_ORDER_PLATFORM)), 0);
 }
 
 /* Split rings: requests on two queues are echoed into guest memory, and
