@@ -287,7 +287,7 @@ static void test_msix_mask(void **state)
     vpd_msix_mask(&t->d, 1, true);
     id = echo_submit(t, 0, 0, 100);
     vpd_notify(&t->d, 0);
-    for (int i = 0; i < 500 && !vpd_msix_pending(&t->d, 1); i++)
+    for (int i = 0; i < 10000 && !vpd_msix_pending(&t->d, 1); i++)
         usleep(1000);
     assert_true(vpd_msix_pending(&t->d, 1));
     assert_false(vpd_wait_irq(&t->d, 1, 0));
@@ -356,7 +356,7 @@ static void test_reset_mid_io(void **state)
         echo_submit(t, (uint16_t)(i % QUEUES), i, 64);
     vpd_notify(d, 0);
     vpd_notify(d, 1);
-    for (int i = 0; i < 500 && vdev_echo_held(t->dev) < 8; i++)
+    for (int i = 0; i < 10000 && vdev_echo_held(t->dev) < 8; i++)
         usleep(1000);
     assert_int_equal(vdev_echo_held(t->dev), 8);
     vpd_reset(d);
