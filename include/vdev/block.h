@@ -3,7 +3,10 @@
  * A backend (struct vdev_blk) is opened once from a spec string and may be used
  * by many threads. I/O goes through a context (struct vdev_blk_ctx) that belongs
  * to one thread, usually a worker: one io_uring, and an eventfd that becomes
- * readable when completions wait. Watch that fd on the worker's vdev_loop and
+ * readable when completions wait (completions a backend makes at once, such as
+ * null's, are announced at the next submit or reap, not when the request is
+ * made: a caller that reaps right after submitting pays no eventfd write for
+ * them). Watch that fd on the worker's vdev_loop and
  * call vdev_blk_ctx_event() when it fires; a polling worker calls
  * vdev_blk_ctx_reap() instead.
  *

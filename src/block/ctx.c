@@ -321,7 +321,6 @@ void blk_ctx_accept(struct vdev_blk_ctx *c, struct blk_req *r)
     } else {
         blk_req_start(r);
     }
-    ctx_signal(c);
 }
 
 /* Takes the completions the kernel posted and hands each to its driver. */
@@ -354,7 +353,17 @@ static void ctx_run_pending(struct vdev_blk_ctx *c)
     c->in_pending = false;
 }
 
+static int ctx_submit_quiet(struct vdev_blk_ctx *c);
+
 VDEV_API int vdev_blk_ctx_submit(struct vdev_blk_ctx *c)
+{
+    int ret = ctx_submit_quiet(c);
+
+    ctx_signal(c);
+    return ret;
+}
+
+static int ctx_submit_quiet(struct vdev_blk_ctx *c)
 {
     int ret;
 
@@ -399,9 +408,9 @@ VDEV_API int vdev_blk_ctx_reap(struct vdev_blk_ctx *c)
     int n;
 
     ctx_take_cqes(c);
-    vdev_blk_ctx_submit(c);
+    ctx_submit_quiet(c);
     n = ctx_run_done(c);
-    vdev_blk_ctx_submit(c);     /* what the callbacks prepared */
+    ctx_submit_quiet(c);        /* what the callbacks prepared */
     ctx_signal(c);              /* what finished meanwhile: come back */
     return n;
 }

@@ -185,7 +185,16 @@ static int queue_spill(struct vblk_queue *bq)
 }
 
 /* Pops and starts requests while there are slots. Returns how many. */
+static int queue_serve_nosubmit(struct vblk_queue *bq);
 static int queue_serve(struct vblk_queue *bq)
+{
+    int n = queue_serve_nosubmit(bq);
+
+    vdev_blk_ctx_submit(bq->w->ctx);
+    return n;
+}
+
+static int queue_serve_nosubmit(struct vblk_queue *bq)
 {
     int n = 0, ret;
 
@@ -208,7 +217,6 @@ static int queue_serve(struct vblk_queue *bq)
             break;      /* empty, or broken: the queue logged it */
         n++;
     }
-    vdev_blk_ctx_submit(bq->w->ctx);
     return n;
 }
 
@@ -257,7 +265,7 @@ void vblk_queue_kick(void *dev, struct vdev_virtio_queue *q)
 
     if (!bq)
         return;
-    queue_serve(bq);
+    queue_serve_nosubmit(bq);
     vdev_blk_ctx_reap(bq->w->ctx);
     worker_settle(bq->w);
 }
@@ -269,8 +277,8 @@ int vblk_queue_poll(void *dev, struct vdev_virtio_queue *q)
 
     if (!bq)
         return 0;
-    n = vdev_blk_ctx_reap(bq->w->ctx);
-    n += queue_serve(bq);
+    n = queue_serve_nosubmit(bq);
+    n += vdev_blk_ctx_reap(bq->w->ctx);
     worker_settle(bq->w);
     return n;
 }

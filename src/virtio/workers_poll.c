@@ -99,7 +99,7 @@ void worker_poll_round(struct worker *w)
     for (struct vdev_worker_queue *wq = w->queues; wq; wq = wq->next)
         if (poll_queue(wq))
             work = true;
-    if (!work || ++w->rounds % POLL_LOOP_EVERY == 0)
+    if (++w->rounds % POLL_LOOP_EVERY == 0)
         vdev_loop_run_once(w->loop, 0);
     if (!w->polling || !w->queues) {     /* the loop stopped the last queue */
         w->polling = false;

@@ -60,6 +60,8 @@ static void test_read_zeroes(void **state)
     assert_int_equal(vdev_blk_readv(f->ctx, f->blk, 4096, iov, 2, bfx_cb, &f->tag), 0);
     assert_int_equal(f->done.calls, 0);
     assert_int_equal(vdev_blk_ctx_inflight(f->ctx), 1);
+    assert_false(fd_readable(vdev_blk_ctx_fd(f->ctx)));   /* announced at submit */
+    assert_int_equal(vdev_blk_ctx_submit(f->ctx), 0);
     assert_true(fd_readable(vdev_blk_ctx_fd(f->ctx)));
     assert_int_equal(vdev_blk_ctx_event(f->ctx), 1);
     assert_int_equal(f->done.calls, 1);
