@@ -353,16 +353,7 @@ static void ctx_run_pending(struct vdev_blk_ctx *c)
     c->in_pending = false;
 }
 
-static int ctx_submit_quiet(struct vdev_blk_ctx *c);
-
-VDEV_API int vdev_blk_ctx_submit(struct vdev_blk_ctx *c)
-{
-    int ret = ctx_submit_quiet(c);
-
-    ctx_signal(c);
-    return ret;
-}
-
+/* Hands what is prepared to the kernel without announcing completions. */
 static int ctx_submit_quiet(struct vdev_blk_ctx *c)
 {
     int ret;
@@ -378,6 +369,14 @@ static int ctx_submit_quiet(struct vdev_blk_ctx *c)
     if (ret == -EAGAIN || ret == -EBUSY)
         return 0;
     return ret < 0 ? ret : 0;
+}
+
+VDEV_API int vdev_blk_ctx_submit(struct vdev_blk_ctx *c)
+{
+    int ret = ctx_submit_quiet(c);
+
+    ctx_signal(c);
+    return ret;
 }
 
 static int ctx_run_done(struct vdev_blk_ctx *c)

@@ -184,16 +184,8 @@ static int queue_spill(struct vblk_queue *bq)
     return ret;
 }
 
-/* Pops and starts requests while there are slots. Returns how many. */
-static int queue_serve_nosubmit(struct vblk_queue *bq);
-static int queue_serve(struct vblk_queue *bq)
-{
-    int n = queue_serve_nosubmit(bq);
-
-    vdev_blk_ctx_submit(bq->w->ctx);
-    return n;
-}
-
+/* Pops and starts requests while there are slots; they reach the kernel at the
+ * next submit or reap. Returns how many. */
 static int queue_serve_nosubmit(struct vblk_queue *bq)
 {
     int n = 0, ret;
@@ -217,6 +209,15 @@ static int queue_serve_nosubmit(struct vblk_queue *bq)
             break;      /* empty, or broken: the queue logged it */
         n++;
     }
+    return n;
+}
+
+/* The same, handed to the kernel at once. */
+static int queue_serve(struct vblk_queue *bq)
+{
+    int n = queue_serve_nosubmit(bq);
+
+    vdev_blk_ctx_submit(bq->w->ctx);
     return n;
 }
 

@@ -10,8 +10,8 @@
 #include "vdev/virtq.h"
 #include "workers_internal.h"
 
-/* Rounds with work between two looks at the loop (calls, kicks, device fds);
- * a round without work always looks. */
+/* Rounds between two looks at the loop (calls, kicks, device fds), with work
+ * or without: a look is an epoll_wait, dearer than a round that finds nothing. */
 #define POLL_LOOP_EVERY 64u
 
 static uint64_t now_ns(void)
