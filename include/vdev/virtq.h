@@ -83,6 +83,12 @@ struct vdev_vq_config {
      * outside the map breaks the ring (-EFAULT). */
     void (*miss)(void *opaque, uint64_t addr, uint32_t access);
     void *miss_opaque;
+    /* Called once, on the queue's thread, when the driver breaks the ring
+     * (vdev_vq_broken() turns true), with the error: a transport tells the
+     * driver at once (vhost-user's error eventfd, NEEDS_RESET) rather than at
+     * the next stop. NULL: nobody is told until the transport looks. */
+    void (*broken)(void *opaque, int err);
+    void *broken_opaque;
 };
 
 /* One request. The caller provides the arrays once (no allocation per request);

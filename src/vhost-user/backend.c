@@ -43,6 +43,7 @@ void vu_conn_drop(struct vdev_vu_backend *b, const char *why)
     vu_xfer_release(b);
     vu_log_release(b);
     vu_iotlb_release(b);               /* aliases c->mem: first */
+    vu_events_release(b);
     vdev_mem_free(c->mem);
     vu_close(&c->backend_fd);
     if (c->watch)

@@ -13,6 +13,7 @@
  *   backend_inflight.c  GET/SET_INFLIGHT_FD, each ring's inflight records
  *   backend_state.c     SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE
  *   backend_iotlb.c     IOTLB_MSG and IOTLB misses (VIRTIO_F_IOMMU_PLATFORM)
+ *   backend_events.c    rings the driver broke, reported by workers at once
  *
  * Everything here runs on the control loop's thread. */
 #ifndef VDEV_VU_BACKEND_INTERNAL_H
@@ -102,6 +103,11 @@ struct vu_ring {
     bool miss_pending;            /* atomic */
     uint64_t miss_iova;
     uint32_t miss_access;
+
+    /* The driver broke the ring (backend_events.c): set by the worker, taken by
+     * the control loop, which tells the front-end once per start. */
+    bool broken_pending;          /* atomic */
+    bool err_reported;
 };
 
 /* The shared dirty log of SET_LOG_BASE. */
@@ -153,6 +159,10 @@ struct vu_conn {
     struct vdev_mem *iotlb;
     int miss_fd;
     struct vdev_watch *miss_watch;
+    /* Rings broken by the driver, as workers report them (backend_events.c):
+     * an eventfd on the control loop, valid while event_watch is set. */
+    int event_fd;
+    struct vdev_watch *event_watch;
 };
 
 struct vdev_vu_backend {
@@ -287,6 +297,18 @@ void vu_iotlb_ring_miss(void *opaque, uint64_t iova, uint32_t access);
 void vu_iotlb_rebuild(struct vdev_vu_backend *b, struct vdev_mem *mem);
 /* Frees the IOTLB (before the memory table) and the miss eventfd. */
 void vu_iotlb_release(struct vdev_vu_backend *b);
+
+/* --- backend_events.c ------------------------------------------------------ */
+
+/* The eventfd workers report broken rings on, made if not yet there: before a
+ * ring runs. 0, or the eventfd's or the loop's error. */
+int  vu_events_prepare(struct vdev_vu_backend *b);
+/* The vq's broken callback (virtq.h), on the ring's worker; opaque is the ring. */
+void vu_ring_broken(void *opaque, int err);
+/* Tells the front-end that ring r is broken, once per start: NEEDS_RESET, and
+ * its error eventfd, or BACKEND_VRING_ERR in-band when it gave none. */
+void vu_ring_report_broken(struct vdev_vu_backend *b, struct vu_ring *r);
+void vu_events_release(struct vdev_vu_backend *b);
 
 /* --- backend_state.c ------------------------------------------------------- */
 

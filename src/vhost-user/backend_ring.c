@@ -184,6 +184,8 @@ static int ring_config(struct vdev_vu_backend *b, struct vu_ring *r,
         .mem = vu_ring_mem(b),
         .miss = vu_iommu(b) ? vu_iotlb_ring_miss : NULL,
         .miss_opaque = r,
+        .broken = vu_ring_broken,
+        .broken_opaque = r,
         .call_fd = r->call_fd >= 0 ? r->call_fd : r->inband_fd,
         .base = r->base_set ? r->base : vu_packed(b) ? PACKED_FRESH_BASE : 0,
     };
@@ -196,8 +198,11 @@ static int ring_run(struct vdev_vu_backend *b, struct vu_ring *r)
     struct vdev_vq_config c;
     int ret = ring_config(b, r, &c);
 
+    if (ret == 0)
+        ret = vu_events_prepare(b);
     if (ret < 0)
         return ret;
+    r->err_reported = false;
     ret = vdev_vq_start(r->vq, &c);
     if (ret < 0)
         return vu_bad(b, ret, "ring %u: the rings do not start: %s", r->index,
@@ -225,12 +230,8 @@ static void ring_halt(struct vdev_vu_backend *b, struct vu_ring *r)
 {
     vdev_workers_stop(b->workers, r->wq);
     r->wq = NULL;
-    if (vdev_vq_broken(r->vq)) {
-        vu_bad(b, 0, "ring %u was broken by the driver: %s", r->index,
-               vdev_strerror(vdev_vq_error(r->vq)));
-        b->c.needs_reset = true;
-        signal_err(r);
-    }
+    if (vdev_vq_broken(r->vq))
+        vu_ring_report_broken(b, r);  /* if the worker's report is still on its way */
     vdev_vq_stop(r->vq);
     r->base = vdev_vq_get_base(r->vq);
     r->base_set = true;

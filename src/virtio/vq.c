@@ -84,6 +84,8 @@ int vq_break(struct vdev_vq *vq, int err, const char *what)
         vq->detour = true;
         vdev_log(VDEV_LOG_WARN, "virtq: ring broken by the driver: %s (%s)", what,
                  vdev_strerror(err));
+        if (vq->broken)
+            vq->broken(vq->broken_opaque, err);
     }
     return vq->error;
 }
@@ -145,6 +147,8 @@ VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_vq_config *c)
     vq->call_fd = c->call_fd;
     vq->notify = c->notify;
     vq->notify_opaque = c->notify_opaque;
+    vq->broken = c->broken;
+    vq->broken_opaque = c->broken_opaque;
     vq->mem = c->mem;
     vq->desc_gpa = c->desc_gpa;
     vq->driver_gpa = c->driver_gpa;

@@ -62,6 +62,8 @@ struct vdev_vq {
     int call_fd;
     void (*notify)(void *opaque);
     void *notify_opaque;
+    void (*broken)(void *opaque, int err);
+    void *broken_opaque;
     struct vdev_mem *mem;
     uint64_t desc_gpa, driver_gpa, device_gpa;
     uint64_t device_log_gpa; /* where device-area writes go in the dirty log */

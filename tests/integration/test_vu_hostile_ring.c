@@ -12,6 +12,8 @@
 #include <linux/virtio_ring.h>
 
 #include "vu_fixture.h"
+#include "helpers.h"
+#include "vdev/sock.h"
 
 #define BIT(n) (1ull << (n))
 
@@ -68,10 +70,13 @@ static void expect_broken(struct vf *f, const char *why)
     vf_kick(f, 0);
     assert_true(vf_log_wait("ring broken by the driver", VF_TIMEOUT));
     assert_true(vf_log_wait(why, 0));
-    vf_get_vring_base(f, 0);
+    /* Told at once, while the ring is still started: the error eventfd and
+     * NEEDS_RESET, with no message from the front-end. */
     assert_int_equal(poll(&p, 1, VF_TIMEOUT), 1);
     assert_int_equal(read(f->ring[0].err, &v, sizeof(v)), (ssize_t)sizeof(v));
     assert_true(vf_get_u64(f, VU_GET_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+    vf_get_vring_base(f, 0);
+    assert_int_equal(poll(&p, 1, 0), 0);          /* once, not again at the stop */
     assert_false(vf_wait_call(f, 0, 0));
 }
 
@@ -115,6 +120,38 @@ static void test_desc_outside_memory(void **state)
     split_desc(f, 0, UINT64_MAX - 8, 64, 0, 0);
     split_avail(f, 0, 1);
     expect_broken(f, "ring broken");
+}
+
+/* A front-end that gave no error eventfd but negotiated in-band notifications
+ * hears of a broken ring as BACKEND_VRING_ERR on the back-end channel, at once. */
+static void test_broken_inband(void **state)
+{
+    struct vf *f = *state;
+    struct vhost_vring_state s;
+    struct vu_header h;
+    int ch[2];
+
+    test_socketpair(ch);
+    vf_negotiate(f, 0, VF_PF_DEFAULT | BIT(VU_PF_BACKEND_REQ) |
+                 BIT(VU_PF_INBAND_NOTIFICATIONS));
+    assert_int_equal(vf_req(f, VU_SET_BACKEND_REQ_FD, NULL, 0, &ch[1], 1), 0);
+    close(ch[1]);
+    vf_mem_table(f);
+    vf_ring_setup(f, 0, 256);
+    assert_int_equal(vf_req_u64(f, VU_SET_VRING_ERR, 0 | VU_VRING_NOFD), 0);
+    close(f->ring[0].err);
+    f->ring[0].err = -1;
+    split_desc(f, 0, 0x40000000ull, 64, VRING_DESC_F_WRITE, 0);
+    split_avail(f, 0, 1);
+    vf_kick(f, 0);
+    assert_int_equal(vdev_sock_recv(ch[0], &h, sizeof(h), NULL, 0, NULL, VF_TIMEOUT), 0);
+    assert_int_equal(h.request, VU_BACKEND_VRING_ERR);
+    assert_int_equal(h.size, sizeof(s));
+    assert_int_equal(vdev_sock_recv(ch[0], &s, sizeof(s), NULL, 0, NULL, VF_TIMEOUT), 0);
+    assert_int_equal(s.index, 0);
+    assert_true(vf_get_u64(f, VU_GET_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+    vf_get_vring_base(f, 0);
+    close(ch[0]);
 }
 
 /* SPDK CVE-2019-9547: ring indices and chain lengths are the guest's: an
@@ -190,6 +227,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ring_addr_outside_memory, vf_setup,
                                         vf_teardown),
         cmocka_unit_test_setup_teardown(test_desc_outside_memory, vf_setup, vf_teardown),
+        cmocka_unit_test_setup_teardown(test_broken_inband, vf_setup, vf_teardown),
         cmocka_unit_test_setup_teardown(test_guest_ring_counts, vf_setup, vf_teardown),
         cmocka_unit_test_setup_teardown(test_guest_indirect_too_long, vf_setup,
                                         vf_teardown),
