@@ -4,6 +4,7 @@
 #   make                  build (build/)
 #   make check            build and run every test
 #   make check SANITIZE=1 the same, built with AddressSanitizer and UBSan (build-san/)
+#   make e2e              a QEMU guest uses disks served by vdevd
 #   make WERROR=1         warnings are errors (CI)
 
 SANITIZE ?= 0
@@ -38,6 +39,18 @@ $(BUILD)/build.ninja:
 
 check: all
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+# End-to-end: a QEMU guest uses disks that vdevd serves (tests/e2e/run.sh, 1-2
+# minutes). The guest's kernel and initramfs are kept in E2E_CACHE; E2E_ARGS go
+# to run.sh, e.g. E2E_ARGS="--backend qsd" or E2E_ARGS=control.
+E2E_CACHE ?= /var/tmp/vdev-e2e
+E2E_ARGS  ?=
+.PHONY: e2e
+e2e: all
+	@VDEV_DEPS_EXTRA="qemu-system-x86 qemu-system-common busybox-static cpio xz-utils" scripts/install-deps
+	@tests/e2e/guest/prepare.sh $(E2E_CACHE) || \
+	    { apt-get update >/dev/null && tests/e2e/guest/prepare.sh $(E2E_CACHE); }
+	tests/e2e/run.sh --cache $(E2E_CACHE) --vdevd $(BUILD)/tools/vdevd/vdevd $(E2E_ARGS)
 
 clean:
 	rm -rf build build-san build-fuzz
