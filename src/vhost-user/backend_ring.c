@@ -36,6 +36,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "vdev/inflight.h"
 #include "vdev/log.h"
 #include "backend_internal.h"
 
@@ -203,6 +204,9 @@ static int ring_run(struct vdev_vu_backend *b, struct vu_ring *r)
     if (ret < 0)
         return ret;
     r->err_reported = false;
+    if (c.inflight && (ret = vdev_inflight_count(c.inflight)) > 0)
+        vdev_info("vhost-user %s: ring %u: %d requests in flight before it stopped "
+                  "are resubmitted first", b->c.peer, r->index, ret);
     ret = vdev_vq_start(r->vq, &c);
     if (ret < 0)
         return vu_bad(b, ret, "ring %u: the rings do not start: %s", r->index,
