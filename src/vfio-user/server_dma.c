@@ -1,0 +1,204 @@
+/* server_dma.c — DMA_MAP and DMA_UNMAP ("VFIO_USER_DMA_MAP", "_DMA_UNMAP").
+ *
+ * Every window is recorded, sorted by IOVA: those that came with an fd are also
+ * mapped into the connection's vdev_mem, where the device reaches them; those
+ * without are "not shared" (reachable only through DMA_READ/WRITE, later). A
+ * map over any part of an existing window is EEXIST, as the spec asks; an unmap
+ * must match a window exactly. Addresses and sizes must be multiples of the
+ * smallest negotiated page size. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vdev/log.h"
+#include "server_internal.h"
+
+/* The index of the first window whose iova is >= iova. */
+static size_t dma_lower_bound(const struct vfu_conn *c, uint64_t iova)
+{
+    size_t lo = 0, hi = c->ndma;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (c->dma[mid].iova < iova)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool dma_overlaps(const struct vfu_conn *c, size_t at, uint64_t iova,
+                         uint64_t last)
+{
+    if (at < c->ndma && c->dma[at].iova <= last)
+        return true;
+    if (at > 0 && c->dma[at - 1].iova + (c->dma[at - 1].size - 1) >= iova)
+        return true;
+    return false;
+}
+
+static int dma_insert(struct vfu_conn *c, size_t at, const struct vfu_dma *d)
+{
+    if (c->ndma == c->dma_cap) {
+        size_t cap = c->dma_cap ? c->dma_cap * 2 : 16;
+        struct vfu_dma *n = realloc(c->dma, cap * sizeof(*n));
+
+        if (!n)
+            return -ENOMEM;
+        c->dma = n;
+        c->dma_cap = cap;
+    }
+    memmove(&c->dma[at + 1], &c->dma[at], (c->ndma - at) * sizeof(*d));
+    c->dma[at] = *d;
+    c->ndma++;
+    return 0;
+}
+
+static void dma_remove_at(struct vdev_vfu_server *s, size_t at)
+{
+    struct vfu_conn *c = &s->c;
+    struct vfu_dma d = c->dma[at];
+
+    /* The device lets go first: "the server must release all references to
+     * that DMA region before replying". */
+    if (s->ops->dma_unmap)
+        s->ops->dma_unmap(s->opaque, d.iova, d.size);
+    if (d.shared && vdev_mem_remove(c->mem, d.iova, d.size) < 0)
+        vdev_err("vfio-user: DMA window %#llx+%#llx missing from the memory map",
+                 (unsigned long long)d.iova, (unsigned long long)d.size);
+    memmove(&c->dma[at], &c->dma[at + 1], (c->ndma - at - 1) * sizeof(d));
+    c->ndma--;
+}
+
+void vfu_dma_release(struct vdev_vfu_server *s)
+{
+    while (s->c.ndma)
+        dma_remove_at(s, s->c.ndma - 1);
+}
+
+/* The smallest negotiated page size. */
+static uint64_t min_page(const struct vdev_vfu_server *s)
+{
+    return s->c.pgsizes & -s->c.pgsizes;
+}
+
+static int check_map(struct vdev_vfu_server *s, const struct vfu_dma_map *d, bool fd)
+{
+    uint64_t pg = min_page(s);
+
+    if (d->argsz != sizeof(*d))
+        return vfu_bad(s, -EINVAL, "DMA_MAP argsz %u, not %zu", d->argsz, sizeof(*d));
+    if (d->flags & ~(VFU_DMA_F_READ | VFU_DMA_F_WRITE))
+        return vfu_bad(s, -EINVAL, "DMA_MAP flags %#x", d->flags);
+    if (!(d->flags & (VFU_DMA_F_READ | VFU_DMA_F_WRITE)))
+        return vfu_bad(s, -EINVAL, "DMA_MAP neither readable nor writeable");
+    if (d->size == 0)
+        return vfu_bad(s, -EINVAL, "DMA_MAP of size 0");
+    if (d->addr + (d->size - 1) < d->addr)
+        return vfu_bad(s, -EOVERFLOW, "DMA_MAP %#llx+%#llx wraps",
+                       (unsigned long long)d->addr, (unsigned long long)d->size);
+    if ((d->addr | d->size | (fd ? d->offset : 0)) & (pg - 1))
+        return vfu_bad(s, -EINVAL, "DMA_MAP %#llx+%#llx at offset %#llx: not aligned "
+                       "to %#llx", (unsigned long long)d->addr,
+                       (unsigned long long)d->size, (unsigned long long)d->offset,
+                       (unsigned long long)pg);
+    if (!fd && d->offset)
+        return vfu_bad(s, -EINVAL, "DMA_MAP without fd at offset %#llx",
+                       (unsigned long long)d->offset);
+    return 0;
+}
+
+VFU_HANDLER(vfu_h_dma_map)
+{
+    struct vfu_conn *c = &s->c;
+    struct vfu_dma_map d;
+    struct vfu_dma rec;
+    bool shared = m->nfds == 1;
+    size_t at;
+    int ret;
+
+    memcpy(&d, m->p, sizeof(d));
+    ret = check_map(s, &d, shared);
+    if (ret < 0)
+        return ret;
+    at = dma_lower_bound(c, d.addr);
+    if (dma_overlaps(c, at, d.addr, d.addr + (d.size - 1)))
+        return vfu_bad(s, -EEXIST, "DMA_MAP %#llx+%#llx overlaps a window",
+                       (unsigned long long)d.addr, (unsigned long long)d.size);
+    if (c->ndma >= s->max_maps)
+        return vfu_bad(s, -ENOSPC, "DMA_MAP past max_dma_maps %u", s->max_maps);
+    if (shared) {
+        struct vdev_mem_region r = {
+            .gpa = d.addr, .size = d.size, .fd = m->fds[0], .fd_offset = d.offset,
+            .access = ((d.flags & VFU_DMA_F_READ) ? VDEV_MEM_READ : 0) |
+                      ((d.flags & VFU_DMA_F_WRITE) ? VDEV_MEM_WRITE : 0),
+        };
+
+        ret = vdev_mem_add(c->mem, &r);
+        if (ret < 0)
+            return vfu_bad(s, ret, "DMA_MAP %#llx+%#llx: cannot map the fd: %s",
+                           (unsigned long long)d.addr, (unsigned long long)d.size,
+                           vdev_strerror(ret));
+    }
+    rec = (struct vfu_dma){ d.addr, d.size, d.flags, shared };
+    ret = dma_insert(c, at, &rec);
+    if (ret < 0) {
+        if (shared)
+            vdev_mem_remove(c->mem, d.addr, d.size);
+        return ret;
+    }
+    if (s->ops->dma_map)
+        s->ops->dma_map(s->opaque, d.addr, d.size, d.flags, shared);
+    return 0;
+}
+
+VFU_HANDLER(vfu_h_dma_unmap)
+{
+    struct vfu_conn *c = &s->c;
+    struct vfu_dma_unmap u;
+    size_t at;
+
+    memcpy(&u, m->p, sizeof(u));
+    if (u.argsz < sizeof(u))
+        return vfu_bad(s, -EINVAL, "DMA_UNMAP argsz %u below %zu", u.argsz, sizeof(u));
+    if (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
+        return vfu_bad(s, -ENOTSUP, "DMA_UNMAP: dirty page logging is not supported");
+    if (u.flags & ~(uint32_t)VFIO_DMA_UNMAP_FLAG_ALL)
+        return vfu_bad(s, -EINVAL, "DMA_UNMAP flags %#x", u.flags);
+    if (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+        if (u.addr || u.size)
+            return vfu_bad(s, -EINVAL, "DMA_UNMAP of all with a range");
+        vfu_dma_release(s);
+    } else {
+        at = dma_lower_bound(c, u.addr);
+        if (at == c->ndma || c->dma[at].iova != u.addr || c->dma[at].size != u.size)
+            return vfu_bad(s, -ENOENT, "DMA_UNMAP %#llx+%#llx: no such window",
+                           (unsigned long long)u.addr, (unsigned long long)u.size);
+        dma_remove_at(s, at);
+    }
+    /* "The server responds with the original DMA entry in the request." */
+    memcpy(m->r, &u, sizeof(u));
+    m->reply_size = sizeof(u);
+    return 0;
+}
+
+const struct vfu_dma *vfu_dma_find(const struct vdev_vfu_server *s, uint64_t iova,
+                                   uint64_t len)
+{
+    const struct vfu_conn *c = &s->c;
+    size_t at = dma_lower_bound(c, iova);
+    const struct vfu_dma *d;
+
+    /* The window starting at iova, or the one before it. */
+    if (at < c->ndma && c->dma[at].iova == iova)
+        d = &c->dma[at];
+    else if (at > 0)
+        d = &c->dma[at - 1];
+    else
+        return NULL;
+    if (iova < d->iova || iova - d->iova >= d->size || len > d->size - (iova - d->iova))
+        return NULL;
+    return d;
+}
