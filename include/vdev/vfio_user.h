@@ -113,6 +113,13 @@ struct vdev_vfu_device_ops {
     void (*dma_map)(void *opaque, uint64_t iova, uint64_t size, uint32_t prot,
                     bool shared);
     void (*dma_unmap)(void *opaque, uint64_t iova, uint64_t size);
+    /* Optional. Called with true before the server changes the DMA memory map
+     * (vdev_vfu_server_mem()) and with false after: a device whose worker
+     * threads translate guest addresses stops them in between, since the map
+     * may not change under them. When the client goes, only true is called
+     * (its memory is gone); the next change calls false once a client has
+     * mapped memory again. */
+    void (*dma_quiesce)(void *opaque, bool quiesce);
     /* Optional. The io fd sub-regions of region index: at most max into out,
      * their number in *count (0: none). */
     int  (*region_io_fds)(void *opaque, uint32_t index, struct vdev_vfu_io_fd *out,

@@ -46,6 +46,7 @@ void vfu_conn_drop(struct vdev_vfu_server *s, const char *why)
     if (c->fd < 0)
         return;
     vdev_info("vfio-user %s: client gone: %s", c->peer, why);
+    vfu_dma_quiesce(s, true);          /* no false: the memory goes with the client */
     vfu_dma_release(s);
     vfu_irqs_release(s);
     vdev_mem_free(c->mem);

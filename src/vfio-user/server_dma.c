@@ -72,6 +72,12 @@ static void dma_remove_at(struct vdev_vfu_server *s, size_t at)
     c->ndma--;
 }
 
+void vfu_dma_quiesce(struct vdev_vfu_server *s, bool quiesce)
+{
+    if (s->ops->dma_quiesce)
+        s->ops->dma_quiesce(s->opaque, quiesce);
+}
+
 void vfu_dma_release(struct vdev_vfu_server *s)
 {
     while (s->c.ndma)
@@ -110,25 +116,15 @@ static int check_map(struct vdev_vfu_server *s, const struct vfu_dma_map *d, boo
     return 0;
 }
 
-VFU_HANDLER(vfu_h_dma_map)
+/* DMA_MAP, checked: into the memory map (with an fd) and the window list. */
+static int dma_map_apply(struct vdev_vfu_server *s, const struct vfu_dma_map *dp,
+                         struct vfu_msg *m, size_t at, bool shared)
 {
     struct vfu_conn *c = &s->c;
-    struct vfu_dma_map d;
+    struct vfu_dma_map d = *dp;
     struct vfu_dma rec;
-    bool shared = m->nfds == 1;
-    size_t at;
     int ret;
 
-    memcpy(&d, m->p, sizeof(d));
-    ret = check_map(s, &d, shared);
-    if (ret < 0)
-        return ret;
-    at = dma_lower_bound(c, d.addr);
-    if (dma_overlaps(c, at, d.addr, d.addr + (d.size - 1)))
-        return vfu_bad(s, -EEXIST, "DMA_MAP %#llx+%#llx overlaps a window",
-                       (unsigned long long)d.addr, (unsigned long long)d.size);
-    if (c->ndma >= s->max_maps)
-        return vfu_bad(s, -ENOSPC, "DMA_MAP past max_dma_maps %u", s->max_maps);
     if (shared) {
         struct vdev_mem_region r = {
             .gpa = d.addr, .size = d.size, .fd = m->fds[0], .fd_offset = d.offset,
@@ -154,6 +150,30 @@ VFU_HANDLER(vfu_h_dma_map)
     return 0;
 }
 
+VFU_HANDLER(vfu_h_dma_map)
+{
+    struct vfu_conn *c = &s->c;
+    struct vfu_dma_map d;
+    bool shared = m->nfds == 1;
+    size_t at;
+    int ret;
+
+    memcpy(&d, m->p, sizeof(d));
+    ret = check_map(s, &d, shared);
+    if (ret < 0)
+        return ret;
+    at = dma_lower_bound(c, d.addr);
+    if (dma_overlaps(c, at, d.addr, d.addr + (d.size - 1)))
+        return vfu_bad(s, -EEXIST, "DMA_MAP %#llx+%#llx overlaps a window",
+                       (unsigned long long)d.addr, (unsigned long long)d.size);
+    if (c->ndma >= s->max_maps)
+        return vfu_bad(s, -ENOSPC, "DMA_MAP past max_dma_maps %u", s->max_maps);
+    vfu_dma_quiesce(s, true);
+    ret = dma_map_apply(s, &d, m, at, shared);
+    vfu_dma_quiesce(s, false);
+    return ret;
+}
+
 VFU_HANDLER(vfu_h_dma_unmap)
 {
     struct vfu_conn *c = &s->c;
@@ -170,13 +190,17 @@ VFU_HANDLER(vfu_h_dma_unmap)
     if (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
         if (u.addr || u.size)
             return vfu_bad(s, -EINVAL, "DMA_UNMAP of all with a range");
+        vfu_dma_quiesce(s, true);
         vfu_dma_release(s);
+        vfu_dma_quiesce(s, false);
     } else {
         at = dma_lower_bound(c, u.addr);
         if (at == c->ndma || c->dma[at].iova != u.addr || c->dma[at].size != u.size)
             return vfu_bad(s, -ENOENT, "DMA_UNMAP %#llx+%#llx: no such window",
                            (unsigned long long)u.addr, (unsigned long long)u.size);
+        vfu_dma_quiesce(s, true);
         dma_remove_at(s, at);
+        vfu_dma_quiesce(s, false);
     }
     /* "The server responds with the original DMA entry in the request." */
     memcpy(m->r, &u, sizeof(u));

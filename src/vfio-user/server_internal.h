@@ -187,6 +187,8 @@ VFU_HANDLER(vfu_h_reset);
 
 /* --- server_dma.c / server_irq.c ------------------------------------------------ */
 
+/* Tells the device the DMA map is about to change (true) or has (false). */
+void vfu_dma_quiesce(struct vdev_vfu_server *s, bool quiesce);
 void vfu_dma_release(struct vdev_vfu_server *s);
 /* The window holding [iova, iova + len), or NULL. */
 const struct vfu_dma *vfu_dma_find(const struct vdev_vfu_server *s, uint64_t iova,

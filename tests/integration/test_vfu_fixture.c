@@ -190,6 +190,7 @@ static void tdev_dma_map(void *opaque, uint64_t iova, uint64_t size, uint32_t pr
 
     d->maps++;
     d->last_shared = shared;
+    d->changed_unquiesced |= !d->quiesced;
 }
 
 static void tdev_dma_unmap(void *opaque, uint64_t iova, uint64_t size)
@@ -197,6 +198,18 @@ static void tdev_dma_unmap(void *opaque, uint64_t iova, uint64_t size)
     struct tdev *d = opaque;
 
     d->unmaps++;
+    d->changed_unquiesced |= !d->quiesced;
+}
+
+static void tdev_dma_quiesce(void *opaque, bool quiesce)
+{
+    struct tdev *d = opaque;
+
+    if (quiesce)
+        d->quiesces++;
+    else
+        d->resumes++;
+    d->quiesced = quiesce;
 }
 
 static int tdev_region_io_fds(void *opaque, uint32_t index, struct vdev_vfu_io_fd *out,
@@ -276,6 +289,7 @@ static const struct vdev_vfu_device_ops tdev_ops = {
     .reset = tdev_reset,
     .dma_map = tdev_dma_map,
     .dma_unmap = tdev_dma_unmap,
+    .dma_quiesce = tdev_dma_quiesce,
 };
 
 static void tdev_init(struct tdev *d)

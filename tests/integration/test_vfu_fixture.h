@@ -54,6 +54,9 @@ struct tdev {
     uint8_t *bar2;
     struct vdev_vfu_server *srv;
     int resets, maps, unmaps, set_irqs;
+    int quiesces, resumes;              /* dma_quiesce(true), (false) */
+    bool quiesced;                      /* between the two */
+    bool changed_unquiesced;            /* a map or unmap came while not quiesced */
     bool last_shared;
     int last_trigger;               /* vdev_vfu_server_irq_trigger()'s result */
     sem_t hold, held;

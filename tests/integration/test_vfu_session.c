@@ -199,6 +199,11 @@ static void test_dma_shared(void **state)
     assert_int_equal(vdev_vfuc_dma_unmap(f->c, IOVA, 2 * PAGE, 0), 0);
     assert_int_equal(f->dev.unmaps, 1);
     assert_int_equal(vdev_mem_count(vdev_vfu_server_mem(f->srv)), 0);
+    /* Each change of the map came between dma_quiesce(true) and (false). */
+    assert_int_equal(f->dev.quiesces, 2);
+    assert_int_equal(f->dev.resumes, 2);
+    assert_false(f->dev.quiesced);
+    assert_false(f->dev.changed_unquiesced);
     assert_int_equal(vdev_vfuc_region_write(f->c, VFIO_PCI_BAR0_REGION_INDEX,
                                             TDEV_REG_DMA_HI, &hi, 4, false), 0);
     assert_int_equal(tdev_reg(f, TDEV_REG_DMA_DATA), 0xffffffffu);
