@@ -44,6 +44,7 @@ struct vdev_pci;
 struct vdev_pci_vfu;
 struct vdev_vfu_server;
 struct vdev_vfu_device_ops;
+struct vdev_vfu_io_fd;
 
 struct vdev_pci_vfu_device {
     /* A BAR access inside the BAR that pci.h did not take. Required. 0 or a
@@ -55,6 +56,18 @@ struct vdev_pci_vfu_device {
     void (*dma_map)(void *opaque, uint64_t iova, uint64_t size, uint32_t prot,
                     bool shared);
     void (*dma_unmap)(void *opaque, uint64_t iova, uint64_t size);
+    /* Optional, as vdev_vfu_device_ops has it: a device whose workers
+     * translate guest addresses stops them while quiesce is true. */
+    void (*dma_quiesce)(void *opaque, bool quiesce);
+    /* Optional: config space accesses come here instead of going to pci.h, for
+     * a device that serves part of config space itself (virtio-pci's PCI
+     * configuration access window) and hands the rest to pci.h. */
+    int  (*config_access)(void *opaque, uint64_t off, void *buf, uint32_t len,
+                          bool write);
+    /* Optional, as vdev_vfu_device_ops has it: the ioeventfds of BAR index
+     * (DEVICE_GET_REGION_IO_FDS), so doorbell writes never cross the socket. */
+    int  (*region_io_fds)(void *opaque, uint32_t index, struct vdev_vfu_io_fd *out,
+                          uint32_t max, uint32_t *count);
     /* Optional: the client stops the device (running false: it must not touch
      * guest memory or raise interrupts until it runs again) and restarts it.
      * 0 or a negative errno, which fails the migration arc. */

@@ -56,7 +56,8 @@ struct vdev_virtio_pci_config {
     struct vdev_virtio_dev *dev;     /* borrowed; needs features, num_queues,
                                       * queue_start, queue_kick, queue_stop */
     struct vdev_workers *workers;    /* borrowed */
-    struct vdev_mem *mem;            /* borrowed: guest addresses of the rings */
+    struct vdev_mem *mem;            /* borrowed: guest addresses of the rings;
+                                      * may be NULL until vdev_virtio_pci_set_mem() */
 };
 
 /* 0, -EINVAL (a missing op, no queues or more than VDEV_VIRTIO_PCI_MAX_QUEUES,
@@ -89,6 +90,9 @@ VDEV_API int vdev_virtio_pci_notify_fd(struct vdev_virtio_pci *vp, unsigned n);
  * then starts them again where they were. */
 VDEV_API void vdev_virtio_pci_quiesce(struct vdev_virtio_pci *vp);
 VDEV_API void vdev_virtio_pci_resume(struct vdev_virtio_pci *vp);
+/* The map the queues translate through from now on (NULL: none; a queue
+ * cannot start then). Only while quiesced, or before any queue runs. */
+VDEV_API void vdev_virtio_pci_set_mem(struct vdev_virtio_pci *vp, struct vdev_mem *mem);
 
 /* A reset from outside (the transport's device reset, a function-level reset):
  * as a write of 0 to device_status. */

@@ -166,6 +166,8 @@ static int region_access(void *opaque, uint32_t index, uint64_t off, void *buf,
         return bar_access(a, index, off, buf, len, write);
     if (index != VFIO_PCI_CONFIG_REGION_INDEX)
         return -EINVAL;          /* the server never asks: the size is 0 */
+    if (a->cfg.dev->config_access)
+        return a->cfg.dev->config_access(a->cfg.opaque, off, buf, len, write);
     if (write)
         return vdev_pci_config_write(a->cfg.pci, off, buf, len);
     return vdev_pci_config_read(a->cfg.pci, off, buf, len);
@@ -197,6 +199,25 @@ static void dma_unmap(void *opaque, uint64_t iova, uint64_t size)
         a->cfg.dev->dma_unmap(a->cfg.opaque, iova, size);
 }
 
+static void dma_quiesce(void *opaque, bool quiesce)
+{
+    struct vdev_pci_vfu *a = opaque;
+
+    if (a->cfg.dev->dma_quiesce)
+        a->cfg.dev->dma_quiesce(a->cfg.opaque, quiesce);
+}
+
+static int region_io_fds(void *opaque, uint32_t index, struct vdev_vfu_io_fd *out,
+                         uint32_t max, uint32_t *count)
+{
+    struct vdev_pci_vfu *a = opaque;
+
+    *count = 0;
+    if (!a->cfg.dev->region_io_fds || index > VFIO_PCI_BAR5_REGION_INDEX)
+        return 0;
+    return a->cfg.dev->region_io_fds(a->cfg.opaque, index, out, max, count);
+}
+
 #define PCI_VFU_OPS                         \
     .get_info = get_info,                   \
     .region_info = region_info,             \
@@ -205,7 +226,9 @@ static void dma_unmap(void *opaque, uint64_t iova, uint64_t size)
     .set_irqs = on_set_irqs,                \
     .reset = reset,                         \
     .dma_map = dma_map,                     \
-    .dma_unmap = dma_unmap
+    .dma_unmap = dma_unmap,                 \
+    .dma_quiesce = dma_quiesce,             \
+    .region_io_fds = region_io_fds
 
 static const struct vdev_vfu_device_ops pci_vfu_ops = { PCI_VFU_OPS };
 

@@ -97,7 +97,9 @@ int vp_function_new(struct vdev_virtio_pci *vp)
     pc.vendor_caps[4] = (struct vdev_pci_vendor_cap){ (uint8_t *)&cfg, sizeof(cfg), cfg_wmask };
     pc.n_vendor_caps = 5;
 
-    ret = vdev_pci_new(&pc, NULL, vp, &vp->pci);
+    static const struct vdev_pci_ops pci_ops = { .reset = vp_on_pci_reset };
+
+    ret = vdev_pci_new(&pc, &pci_ops, vp, &vp->pci);
     if (ret < 0)
         return ret;
     vp->cfg_cap = vdev_pci_find_cap(vp->pci, PCI_CAP_ID_VNDR, 4);

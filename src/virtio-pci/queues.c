@@ -62,6 +62,8 @@ int vp_queue_start(struct vdev_virtio_pci *vp, struct vp_queue *q, uint32_t base
 
     if (q->wq)
         return 0;
+    if (!vp->mem)
+        return -ENODEV;             /* no DMA memory yet */
     if (c.base == (uint32_t)-1)
         c.base = c.packed ? BASE_PACKED : BASE_SPLIT;
     ret = vdev_vq_start(q->vq, &c);
@@ -113,7 +115,9 @@ VDEV_API void vdev_virtio_pci_quiesce(struct vdev_virtio_pci *vp)
     for (unsigned i = 0; i < vp->nq; i++) {
         struct vp_queue *q = &vp->queues[i];
 
-        q->resume = q->wq != NULL;
+        if (!q->wq)
+            continue;               /* a second quiesce keeps what the first saw */
+        q->resume = true;
         vp_queue_stop(vp, q);
     }
 }

@@ -46,7 +46,7 @@ VDEV_API int vdev_virtio_pci_new(const struct vdev_virtio_pci_config *c,
     uint16_t nq;
     int ret;
 
-    if (!ops || !c->workers || !c->mem || !out || !ops->features || !ops->num_queues ||
+    if (!ops || !c->workers || !out || !ops->features || !ops->num_queues ||
         !ops->queue_start || !ops->queue_kick || !ops->queue_stop || ops->config_size > 0x1000)
         return -EINVAL;
     nq = ops->num_queues(c->dev->priv);
@@ -103,10 +103,20 @@ VDEV_API int vdev_virtio_pci_notify_fd(struct vdev_virtio_pci *vp, unsigned n)
     return n < vp->nq ? vp->queues[n].kick_fd : -ERANGE;
 }
 
+/* pci.h resets the function (FLR, or vdev_pci_reset), then calls this. */
+void vp_on_pci_reset(void *opaque, enum vdev_pci_reset_kind kind)
+{
+    vp_device_reset(opaque);
+}
+
 VDEV_API void vdev_virtio_pci_reset(struct vdev_virtio_pci *vp)
 {
-    vp_device_reset(vp);
-    vdev_pci_reset(vp->pci);
+    vdev_pci_reset(vp->pci);        /* calls vp_on_pci_reset */
+}
+
+VDEV_API void vdev_virtio_pci_set_mem(struct vdev_virtio_pci *vp, struct vdev_mem *mem)
+{
+    vp->mem = mem;
 }
 
 VDEV_API void vdev_virtio_pci_config_changed(struct vdev_virtio_pci *vp)

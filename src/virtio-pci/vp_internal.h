@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <linux/virtio_pci.h>
 
+#include "vdev/pci.h"
 #include "vdev/virtio_dev.h"
 #include "vdev/virtio_pci.h"
 
@@ -73,5 +74,7 @@ void vp_device_reset(struct vdev_virtio_pci *vp);
 
 /* function.c */
 int  vp_function_new(struct vdev_virtio_pci *vp);
+/* virtio_pci.c: pci.h's reset callback. */
+void vp_on_pci_reset(void *opaque, enum vdev_pci_reset_kind kind);
 
 #endif
