@@ -13,16 +13,23 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <json-c/json.h>
+#include <linux/vfio.h>
 #include <linux/vhost.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 
 #include "helpers.h"
+#include "vdev/mem.h"
+#include "vdev/vfio_user_client.h"
 #include "vdev/vhost_user_client.h"
+#include "vdev/virtio_pci.h"
 #include "vdev/virtq_driver.h"
+#include "virtio-pci/vp_driver.h"
 
 extern char **environ;
 
@@ -466,6 +473,120 @@ static void test_read_only(void **state)
     t->pid = -1;
 }
 
+/* --- vfio-user ----------------------------------------------------------------- */
+
+struct vfu_guest {
+    struct vdev_vfuc *c;
+    int irq;
+};
+
+static int vg_cfg(void *o, uint64_t off, void *buf, size_t len, bool write)
+{
+    struct vfu_guest *g = o;
+
+    return write ? vdev_vfuc_region_write(g->c, VFIO_PCI_CONFIG_REGION_INDEX, off, buf,
+                                          (uint32_t)len, false)
+                 : vdev_vfuc_region_read(g->c, VFIO_PCI_CONFIG_REGION_INDEX, off, buf,
+                                         (uint32_t)len);
+}
+
+static int vg_bar(void *o, unsigned bar, uint64_t off, void *buf, size_t len, bool write)
+{
+    struct vfu_guest *g = o;
+
+    return write ? vdev_vfuc_region_write(g->c, bar, off, buf, (uint32_t)len, false)
+                 : vdev_vfuc_region_read(g->c, bar, off, buf, (uint32_t)len);
+}
+
+static int vg_irq_fd(void *o, int v)
+{
+    return ((struct vfu_guest *)o)->irq;
+}
+
+/* transport=vfio-user: the same disk as a virtio-pci function; a write through
+ * it lands in the image. */
+static void test_serve_vfio_user(void **state)
+{
+    static const struct vpd_ops ops = { vg_cfg, vg_bar, vg_irq_fd };
+    const uint64_t gpa = 0x100000000ull, size = 1 << 20;
+    struct vt *t = *state;
+    struct vfu_guest g;
+    struct vdev_mem_region r = { .gpa = gpa, .size = size,
+                                 .access = VDEV_MEM_READ | VDEV_MEM_WRITE };
+    struct vdev_mem *mem;
+    struct vpd d;
+    struct virtio_blk_outhdr *h;
+    struct vdev_vqd_buf out[2], in;
+    uint8_t *guest;
+    char dev[256];
+    int memfd, fds[2];
+    uint16_t id, rid;
+    uint32_t used;
+
+    snprintf(dev, sizeof(dev), "virtio-blk,file=%s,socket=%s,transport=vfio-user",
+             t->img, t->sock);
+    t->pid = spawn_vdevd(t, (const char *[]){ "--device", dev, NULL }, -1);
+    for (int i = 0; i < 5000 && access(t->sock, F_OK) < 0; i++)
+        usleep(1000);
+    assert_int_equal(vdev_vfuc_connect(t->sock, 10000, &g.c), 0);
+    assert_int_equal(vdev_vfuc_negotiate(g.c, NULL, NULL), 0);
+    memfd = test_memfd("vdevd-vfu-guest", size);
+    guest = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    assert_true(guest != MAP_FAILED);
+    assert_int_equal(vdev_mem_new(&mem), 0);
+    r.fd = memfd;
+    assert_int_equal(vdev_mem_add(mem, &r), 0);
+    assert_int_equal(vdev_vfuc_dma_map(g.c, gpa, size, memfd, 0, VDEV_VFUC_DMA_RW), 0);
+    g.irq = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    fds[0] = fds[1] = g.irq;
+    assert_int_equal(vdev_vfuc_set_irqs(g.c, VFIO_PCI_MSIX_IRQ_INDEX,
+                                        VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+                                        0, 2, fds), 0);
+
+    vpd_probe(&d, &ops, &g);
+    assert_int_equal(vpd_cfg_read(&d, 2, 2), 0x1042);
+    vpd_reset(&d);
+    assert_true(vpd_negotiate(&d, 1ull << VIRTIO_F_VERSION_1));
+    vpd_msix_enable(&d, true);
+    vpd_queue_setup(&d, 0, 64, mem, gpa, 1);
+    vpd_driver_ok(&d);
+
+    h = (void *)(guest + 0x40000);
+    h->type = htole32(VIRTIO_BLK_T_OUT);
+    h->ioprio = 0;
+    h->sector = htole64(16);
+    memset(guest + 0x41000, 0x5a, 4096);
+    guest[0x40040] = 0xff;
+    out[0] = (struct vdev_vqd_buf){ gpa + 0x40000, sizeof(*h) };
+    out[1] = (struct vdev_vqd_buf){ gpa + 0x41000, 4096 };
+    in = (struct vdev_vqd_buf){ gpa + 0x40040, 1 };
+    assert_int_equal(vdev_vqd_add(d.q[0].drv, out, 2, &in, 1, false, &id), 0);
+    vpd_notify(&d, 0);
+    while (vdev_vqd_get_used(d.q[0].drv, &rid, &used) != 1)
+        assert_true(vpd_wait_irq(&d, 1, 10000));
+    assert_int_equal(rid, id);
+    assert_int_equal(guest[0x40040], VIRTIO_BLK_S_OK);
+    {
+        uint8_t buf[4096], want[4096];
+        int fd = open(t->img, O_RDONLY | O_CLOEXEC);
+
+        memset(want, 0x5a, sizeof(want));
+        assert_int_equal(pread(fd, buf, sizeof(buf), 16 * 512), (ssize_t)sizeof(buf));
+        close(fd);
+        assert_memory_equal(buf, want, sizeof(buf));
+    }
+    vdev_vfuc_close(g.c);
+    vpd_queues_free(&d);
+    vdev_mem_free(mem);
+    munmap(guest, size);
+    close(memfd);
+    close(g.irq);
+    assert_int_equal(kill(t->pid, SIGTERM), 0);
+    assert_int_equal(wait_exit(t->pid), 0);
+    t->pid = -1;
+    assert_non_null(strstr(slurp(t->err), "vfio-user"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +598,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_socket_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_vfio_user, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -118,6 +118,13 @@ static int set_key(struct vdevd_device_opts *d, const char *k, const char *v,
         return set_string(&d->file, k, v, err, errlen);
     if (!strcmp(k, "serial"))
         return set_string(&d->serial, k, v, err, errlen);
+    if (!strcmp(k, "transport")) {
+        if (!strcmp(v, "vhost-user") || !strcmp(v, "vfio-user")) {
+            d->vfio_user = v[1] == 'f';
+            return 0;
+        }
+        return fail(err, errlen, "transport=%s: say vhost-user or vfio-user", v);
+    }
     if (!strcmp(k, "fd")) {
         if (parse_uint(v, INT_MAX, &n) < 0)
             return fail(err, errlen, "fd=%s: not a file descriptor number", v);
@@ -192,6 +199,8 @@ int vdevd_device_parse(const char *spec, struct vdevd_device_opts *d, char *err,
     }
     if (ret == 0 && !!d->socket_path == (d->fd >= 0))
         ret = fail(err, errlen, "give exactly one of socket=PATH and fd=N");
+    if (ret == 0 && d->vfio_user && d->fd >= 0)
+        ret = fail(err, errlen, "fd=N is for vhost-user; vfio-user listens on socket=PATH");
     if (ret == 0 && !!d->file == (d->null_size != 0))
         ret = fail(err, errlen, "give exactly one of file=PATH and null=SIZE");
     if (ret == -EINVAL && strncmp(err, "--device", 8)) {

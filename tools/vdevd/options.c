@@ -43,6 +43,8 @@ void vdevd_usage(FILE *out)
 "  workers=N           worker threads serving the queues (default: one per\n"
 "                      queue, at most 2)\n"
 "  poll=on             workers busy-poll the rings instead of sleeping on kicks\n"
+"  transport=vfio-user serve it as a virtio-pci function over vfio-user (socket=\n"
+"                      only) instead of vhost-user (the default)\n"
 "\n"
 "Example:\n"
 "  vdevd --device virtio-blk,id=disk0,file=disk.img,num-queues=4,socket=/run/vdev/disk0.sock\n"

@@ -31,6 +31,7 @@ struct vdevd_device_opts {
     char *serial;
     unsigned workers;         /* worker threads; 0: one per queue, at most 2 */
     bool poll;
+    bool vfio_user;           /* transport=vfio-user: a virtio-pci function */
 };
 
 struct vdevd_options {

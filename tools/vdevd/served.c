@@ -8,6 +8,7 @@
 #include "vdev/dev_virtio_blk.h"
 #include "vdev/log.h"
 #include "vdev/vhost_user.h"
+#include "vdev/virtio_vfu.h"
 #include "vdev/workers.h"
 #include "served.h"
 
@@ -17,6 +18,7 @@ struct vdevd_served {
     struct vdev_virtio_dev *dev;
     struct vdev_workers *workers;
     struct vdev_vu_backend *backend;
+    struct vdev_virtio_vfu *vfu;
     vdevd_done_fn done;
     void *opaque;
 };
@@ -120,8 +122,30 @@ static int start_workers(struct vdevd_served *s, char *err, size_t errlen)
     return ret;
 }
 
-static int start_backend(struct vdevd_served *s, struct vdev_loop *loop, char *err,
-                         size_t errlen)
+static int start_vfio_user(struct vdevd_served *s, struct vdev_loop *loop, char *err,
+                           size_t errlen)
+{
+    const struct vdevd_device_opts *d = s->opts;
+    struct vdev_virtio_vfu_config c = {
+        .loop = loop, .workers = s->workers, .dev = s->dev,
+        .socket_path = d->socket_path, .listen_fd = -1, .conn_fd = -1,
+    };
+    int ret = vdev_virtio_vfu_new(&c, &s->vfu);
+
+    if (ret == -EADDRINUSE)
+        snprintf(err, errlen, "%s: socket %s is in use by a running server", d->id,
+                 d->socket_path);
+    else if (ret == -EEXIST)
+        snprintf(err, errlen, "%s: %s exists and is not a socket", d->id,
+                 d->socket_path);
+    else if (ret < 0)
+        snprintf(err, errlen, "%s: cannot serve over vfio-user on %s: %s", d->id,
+                 d->socket_path, vdev_strerror(ret));
+    return ret;
+}
+
+static int start_vhost_user(struct vdevd_served *s, struct vdev_loop *loop, char *err,
+                            size_t errlen)
 {
     const struct vdevd_device_opts *d = s->opts;
     struct vdev_vu_backend_config c = {
@@ -151,6 +175,14 @@ static int start_backend(struct vdevd_served *s, struct vdev_loop *loop, char *e
     return ret;
 }
 
+static int start_backend(struct vdevd_served *s, struct vdev_loop *loop, char *err,
+                         size_t errlen)
+{
+    if (s->opts->vfio_user)
+        return start_vfio_user(s, loop, err, errlen);
+    return start_vhost_user(s, loop, err, errlen);
+}
+
 int vdevd_served_start(struct vdev_loop *loop, const struct vdevd_device_opts *d,
                        vdevd_done_fn done, void *opaque, struct vdevd_served **out,
                        char *err, size_t errlen)
@@ -178,12 +210,13 @@ int vdevd_served_start(struct vdev_loop *loop, const struct vdevd_device_opts *d
     else
         snprintf(where, sizeof(where), "fd %d", d->fd);
     vdev_info("vdevd: serving %s: virtio-blk on %s (%llu bytes, %s%s), %u queue(s), "
-              "%u worker(s)%s, on %s",
+              "%u worker(s)%s, over %s on %s", 
               d->id, d->file ? d->file : "null", (unsigned long long)info->size,
               info->read_only ? "read-only" : "read-write",
               info->direct ? ", O_DIRECT" : "",
               d->num_queues ? d->num_queues : 1, vdev_workers_count(s->workers),
-              d->poll ? " polling" : "", where);
+              d->poll ? " polling" : "", d->vfio_user ? "vfio-user (virtio-pci)" :
+              "vhost-user", where);
     *out = s;
     return 0;
 }
@@ -193,6 +226,7 @@ void vdevd_served_stop(struct vdevd_served *s)
     if (!s)
         return;
     vdev_vu_backend_free(s->backend);
+    vdev_virtio_vfu_free(s->vfu);
     vdev_workers_free(s->workers);
     if (s->dev)
         vdev_virtio_blk_free(s->dev);
