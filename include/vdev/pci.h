@@ -173,7 +173,11 @@ VDEV_API int vdev_pci_set_irq_fd(struct vdev_pci *pci, enum vdev_pci_irq_mode ki
 
 /* Raises interrupt `vector` in the mode the driver enabled:
  *  - MSI-X: fires the vector's eventfd, or sets its pending bit if the vector or
- *    the function is masked (unmasking later fires it and clears the bit);
+ *    the function is masked (unmasking later fires it and clears the bit). The
+ *    per-vector mask bits apply once the driver has written the table: a VMM
+ *    that emulates the table itself (QEMU, for vfio devices) never writes it
+ *    and masks through its own eventfds, and the reset state, every entry
+ *    masked, would otherwise hold its interrupts for ever;
  *  - MSI: vector is folded to the enabled count; fires or, if the vector is masked
  *    (per-vector masking), sets its pending bit;
  *  - INTx: sets the status register's interrupt bit; fires unless the command

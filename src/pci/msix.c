@@ -100,6 +100,7 @@ void pci_msix_reset(struct vdev_pci *pci)
         pci_set32(pci->msix_table + i * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL,
                   MSIX_VECTOR_MASKED);
     memset(pci->msix_pba, 0, pci->msix_pba_size);
+    pci->msix_table_written = false;
 }
 
 static uint16_t msix_control(const struct vdev_pci *pci)
@@ -112,12 +113,19 @@ bool pci_msix_enabled(const struct vdev_pci *pci)
     return pci->msix_cap && (msix_control(pci) & PCI_MSIX_FLAGS_ENABLE);
 }
 
+/* A VMM that emulates the MSI-X table itself (QEMU does for vfio devices)
+ * never writes this one and masks vectors on its side (SET_IRQS); to it the
+ * entries' reset state, masked, would hold every interrupt for ever. So the
+ * per-vector mask bits apply from the driver's first write to the table on,
+ * as on hardware a driver must write an entry before using it; the function
+ * mask, in config space, which such a VMM does pass on, always applies. */
 static bool vector_masked(const struct vdev_pci *pci, unsigned v)
 {
     const uint8_t *entry = pci->msix_table + v * PCI_MSIX_ENTRY_SIZE;
 
     return (msix_control(pci) & PCI_MSIX_FLAGS_MASKALL) ||
-           (pci_get32(entry + PCI_MSIX_ENTRY_VECTOR_CTRL) & MSIX_VECTOR_MASKED);
+           (pci->msix_table_written &&
+            (pci_get32(entry + PCI_MSIX_ENTRY_VECTOR_CTRL) & MSIX_VECTOR_MASKED));
 }
 
 static bool pending(const struct vdev_pci *pci, unsigned v)
@@ -177,6 +185,7 @@ static void table_write32(struct vdev_pci *pci, uint64_t off, uint32_t val)
         break;
     }
     pci_set32(p, val);
+    pci->msix_table_written = true;
     if (reg == PCI_MSIX_ENTRY_VECTOR_CTRL && pci_msix_enabled(pci))
         deliver_if_pending(pci, v);
 }

@@ -40,6 +40,7 @@ struct vdev_pci {
     uint8_t *msix_pba;
     size_t msix_pba_size;
     int *msix_fd;                   /* per vector, -1 when none */
+    bool msix_table_written;        /* the driver wrote the table (msix.c) */
     int msi_fd[PCI_MSI_MAX_VECTORS];
     int intx_fd;
 };

@@ -252,6 +252,7 @@ static void test_sample_msix(void **state)
 
     fill(at(f, SRC), 64, 1);
     enable_msix(f);
+    wr32(f->dev, VDEV_SAMPLE_MSIX_OFF + PCI_MSIX_ENTRY_VECTOR_CTRL, 1);   /* mask */
     start_copy(f->dev, SRC, DST, 64);
     assert_int_equal(irq_events(f->irq_fd), 0);
     assert_int_equal(vdev_pci_bar_access(vdev_sample_pci(f->dev), 0, VDEV_SAMPLE_PBA_OFF,

@@ -160,6 +160,7 @@ static void test_msix_mask_pending_unmask(void **state)
 
     set_fds(x, VDEV_PCI_IRQ_MSIX, FX_MSIX_VECTORS);
     msix_enable(x, PCI_MSIX_FLAGS_ENABLE);
+    table_wr(x, MSIX_CTRL(3), 1);
     assert_int_equal(vdev_pci_irq(x->f->pci, 3), 0);
     assert_int_equal(vdev_pci_irq(x->f->pci, 3), 0);
     assert_int_equal(fx_events(x->fd[3]), 0);
@@ -176,6 +177,27 @@ static void test_msix_mask_pending_unmask(void **state)
     table_wr(x, MSIX_CTRL(3), 1);                       /* masking again sends nothing */
     table_wr(x, MSIX_CTRL(3), 0);
     assert_int_equal(fx_events(x->fd[3]), 0);
+}
+
+/* A VMM that emulates the table itself never writes ours: its entries' reset
+ * mask does not hold interrupts then (the function mask still does); after the
+ * driver's first write to the table, each entry's mask bit applies. */
+static void test_msix_table_never_written(void **state)
+{
+    struct irq_fixture *x = *state;
+
+    set_fds(x, VDEV_PCI_IRQ_MSIX, FX_MSIX_VECTORS);
+    msix_enable(x, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    assert_int_equal(vdev_pci_irq(x->f->pci, 2), 0);
+    assert_int_equal(fx_events(x->fd[2]), 0);           /* function mask */
+    msix_enable(x, PCI_MSIX_FLAGS_ENABLE);
+    assert_int_equal(fx_events(x->fd[2]), 1);            /* sent on clearing it */
+    assert_int_equal(vdev_pci_irq(x->f->pci, 2), 0);
+    assert_int_equal(fx_events(x->fd[2]), 1);            /* entry never written */
+    table_wr(x, PCI_MSIX_ENTRY_DATA, 0x40);             /* entry 0's data */
+    assert_int_equal(vdev_pci_irq(x->f->pci, 2), 0);
+    assert_int_equal(fx_events(x->fd[2]), 0);            /* entry 2 still at reset */
+    assert_int_equal(pba(x), 1u << 2);
 }
 
 /* Function Mask holds every vector pending; clearing it fires each unmasked
@@ -406,6 +428,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_msix_table_registers, irq_setup, irq_teardown),
         cmocka_unit_test_setup_teardown(test_msix_bad_bar_access, irq_setup, irq_teardown),
         cmocka_unit_test_setup_teardown(test_msix_delivery, irq_setup, irq_teardown),
+        cmocka_unit_test_setup_teardown(test_msix_table_never_written, irq_setup,
+                                        irq_teardown),
         cmocka_unit_test_setup_teardown(test_msix_mask_pending_unmask, irq_setup,
                                         irq_teardown),
         cmocka_unit_test_setup_teardown(test_msix_function_mask, irq_setup, irq_teardown),
