@@ -88,6 +88,8 @@ static bool features_ok(struct vdev_virtio_pci *vp)
         vdev_warn("virtio-pci: the driver does not accept VIRTIO_F_VERSION_1");
         return false;
     }
+    /* The device hears its own bits and VERSION_1, not the transport's. */
+    f &= ~(1ull << VIRTIO_F_RING_RESET);
     ret = vp->dev->ops->set_features ? vp->dev->ops->set_features(vp->dev->priv, f) : 0;
     if (ret < 0) {
         vdev_warn("virtio-pci: the device refuses features %#llx: %s",
@@ -171,6 +173,17 @@ static void write_queue_u64(struct vp_queue *q, uint64_t *field, bool hi, uint32
         *field = (*field & ~0xffffffffull) | v;
 }
 
+/* 4.1.4.3.2, VIRTIO_F_RING_RESET: 1 written to queue_reset resets the selected
+ * queue; it is done when the write returns, so queue_reset and queue_enable
+ * read 0 then, and the driver may set the queue up again and enable it. */
+static void write_queue_reset(struct vdev_virtio_pci *vp, struct vp_queue *q, uint16_t v)
+{
+    if (!q || v != 1 || !(vp->driver_features & (1ull << VIRTIO_F_RING_RESET)) ||
+        !(vp->status & VIRTIO_CONFIG_S_FEATURES_OK))
+        return;
+    vp_queue_reset(vp, q);
+}
+
 static void apply(struct vdev_virtio_pci *vp, size_t field, const struct vp_common_layout *l)
 {
     const struct virtio_pci_common_cfg *c = &l->cfg;
@@ -178,6 +191,9 @@ static void apply(struct vdev_virtio_pci *vp, size_t field, const struct vp_comm
     uint32_t sel;
 
     switch (field) {
+    case offsetof(struct vp_common_layout, queue_reset):
+        write_queue_reset(vp, q, le16toh(l->queue_reset));
+        break;
     case offsetof(struct virtio_pci_common_cfg, device_feature_select):
         vp->dfselect = le32toh(c->device_feature_select);
         break;
@@ -230,10 +246,10 @@ static void apply(struct vdev_virtio_pci *vp, size_t field, const struct vp_comm
     default:
         break;                      /* read-only: device_feature, num_queues,
                                      * config_generation, queue_notify_off,
-                                     * queue_notify_data; queue_reset (no
-                                     * VIRTIO_F_RING_RESET offered) */
+                                     * queue_notify_data */
     }
 }
+
 
 static const struct { size_t off, size; } fields[] = {
     { FIELD(device_feature_select) }, { FIELD(device_feature) },
@@ -243,6 +259,7 @@ static const struct { size_t off, size; } fields[] = {
     { FIELD(queue_msix_vector) }, { FIELD(queue_enable) }, { FIELD(queue_notify_off) },
     { FIELD(queue_desc_lo) }, { FIELD(queue_desc_hi) }, { FIELD(queue_avail_lo) },
     { FIELD(queue_avail_hi) }, { FIELD(queue_used_lo) }, { FIELD(queue_used_hi) },
+    { offsetof(struct vp_common_layout, queue_reset), 2 },
 };
 
 void vp_common_write(struct vdev_virtio_pci *vp, uint64_t off, const void *buf, size_t len)

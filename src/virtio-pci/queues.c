@@ -95,19 +95,22 @@ void vp_queue_stop(struct vdev_virtio_pci *vp, struct vp_queue *q)
     vdev_vq_stop(q->vq);
 }
 
-/* Every queue stopped and back at its reset values (4.1.4.3.1). */
+/* One queue stopped and back at its reset values: what a device reset does
+ * to each (4.1.4.3.1) and a queue reset to one (VIRTIO_F_RING_RESET). */
+void vp_queue_reset(struct vdev_virtio_pci *vp, struct vp_queue *q)
+{
+    vp_queue_stop(vp, q);
+    q->size = vp->max_size;
+    atomic_store(&q->msix_vector, VIRTIO_MSI_NO_VECTOR);
+    q->enabled = false;
+    q->desc = q->driver = q->device = 0;
+    q->resume = false;
+}
+
 void vp_queues_reset(struct vdev_virtio_pci *vp)
 {
-    for (unsigned i = 0; i < vp->nq; i++) {
-        struct vp_queue *q = &vp->queues[i];
-
-        vp_queue_stop(vp, q);
-        q->size = vp->max_size;
-        atomic_store(&q->msix_vector, VIRTIO_MSI_NO_VECTOR);
-        q->enabled = false;
-        q->desc = q->driver = q->device = 0;
-        q->resume = false;
-    }
+    for (unsigned i = 0; i < vp->nq; i++)
+        vp_queue_reset(vp, &vp->queues[i]);
 }
 
 VDEV_API void vdev_virtio_pci_quiesce(struct vdev_virtio_pci *vp)

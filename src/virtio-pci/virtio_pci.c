@@ -61,8 +61,10 @@ VDEV_API int vdev_virtio_pci_new(const struct vdev_virtio_pci_config *c,
     vp->nq = nq;
     vp->max_size = ops->max_queue_size && ops->max_queue_size < 256 ? ops->max_queue_size : 256;
     vp->config_size = ops->config_size;
-    vp->offered = (ops->features(c->dev->priv) | (1ull << VIRTIO_F_VERSION_1)) &
-                  ~(1ull << VIRTIO_F_ACCESS_PLATFORM);
+    /* VERSION_1 and RING_RESET are the transport's; ACCESS_PLATFORM is not
+     * offered: DMA addresses are the client's map, with no IOMMU behind it. */
+    vp->offered = (ops->features(c->dev->priv) | (1ull << VIRTIO_F_VERSION_1) |
+                   (1ull << VIRTIO_F_RING_RESET)) & ~(1ull << VIRTIO_F_ACCESS_PLATFORM);
     ret = queues_new(vp);
     if (ret == 0)
         ret = vp_function_new(vp);

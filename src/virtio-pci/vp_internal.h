@@ -63,6 +63,7 @@ struct vdev_virtio_pci {
 /* queues.c */
 int  vp_queue_start(struct vdev_virtio_pci *vp, struct vp_queue *q, uint32_t base);
 void vp_queue_stop(struct vdev_virtio_pci *vp, struct vp_queue *q);
+void vp_queue_reset(struct vdev_virtio_pci *vp, struct vp_queue *q);
 void vp_queues_reset(struct vdev_virtio_pci *vp);
 void vp_irq(struct vdev_virtio_pci *vp, uint16_t vector, uint8_t isr_bit);
 void vp_fail(struct vdev_virtio_pci *vp, const char *why, int err);

@@ -408,6 +408,59 @@ static void test_cfg_window(void **state)
     assert_int_equal(vpd_common_read(d, VIRTIO_PCI_COMMON_Q_SELECT, 2), 1);
 }
 
+/* VIRTIO_F_RING_RESET (4.1.4.3.2): one queue reset while the other serves on;
+ * it reads back done (queue_reset and queue_enable 0, registers at reset), and
+ * the driver sets it up again on new rings. Without the feature, nothing. */
+static void test_queue_reset(void **state)
+{
+    struct t *t = *state;
+    struct vpd *d = &t->d;
+    uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_RESET);
+
+    vpd_reset(d);
+    assert_true(vpd_negotiate(d, want & ~(1ull << VIRTIO_F_RING_RESET)));
+    vpd_msix_enable(d, true);
+    for (uint16_t q = 0; q < QUEUES; q++)
+        vpd_queue_setup(d, q, 64, t->mem, GPA + q * 0x10000ull, (uint16_t)(q + 1));
+    vpd_driver_ok(d);
+    vpd_common_write(d, VIRTIO_PCI_COMMON_Q_SELECT, 1, 2);
+    vpd_common_write(d, VIRTIO_PCI_COMMON_Q_RESET, 1, 2);        /* not negotiated */
+    assert_int_equal(vpd_common_read(d, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 1);
+    echo_round(t, 4, false);
+
+    vpd_queues_free(d);
+    memset(t->guest, 0, 0x40000);
+    vpd_reset(d);
+    assert_true(vpd_negotiate(d, want));
+    assert_true(d->features & (1ull << VIRTIO_F_RING_RESET));
+    vpd_msix_enable(d, true);
+    for (uint16_t q = 0; q < QUEUES; q++)
+        vpd_queue_setup(d, q, 64, t->mem, GPA + q * 0x10000ull, (uint16_t)(q + 1));
+    vpd_driver_ok(d);
+    echo_round(t, 4, false);
+
+    vpd_common_write(d, VIRTIO_PCI_COMMON_Q_SELECT, 1, 2);
+    vpd_common_write(d, VIRTIO_PCI_COMMON_Q_RESET, 1, 2);
+    assert_int_equal(vpd_common_read(d, VIRTIO_PCI_COMMON_Q_RESET, 2), 0);
+    assert_int_equal(vpd_common_read(d, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
+    assert_int_equal(vpd_common_read(d, VIRTIO_PCI_COMMON_Q_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
+    assert_int_equal(vpd_common_read(d, VIRTIO_PCI_COMMON_Q_DESCLO, 4), 0);
+    {                                               /* queue 0 serves on */
+        uint16_t id = echo_submit(t, 0, 0, 32), rid;
+        uint32_t used;
+
+        vpd_notify(d, 0);
+        reap_one(t, 0, 1, &rid, &used);
+        assert_int_equal(rid, id);
+    }
+    vdev_vqd_free(d->q[1].drv);
+    d->q[1].drv = NULL;
+    memset(gp(t, GPA + 0x20000), 0, 0x10000);
+    vpd_queue_setup(d, 1, 32, t->mem, GPA + 0x20000, 2);           /* new rings */
+    assert_int_equal(vpd_common_read(d, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 1);
+    echo_round(t, 8, true);
+}
+
 /* What a driver can do wrong is refused or ignored, and the device serves on. */
 static void test_bad_accesses(void **state)
 {
@@ -521,6 +574,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quiesce_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cfg_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_accesses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_ring_needs_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_virtio_blk, setup_blk, teardown),
     };
