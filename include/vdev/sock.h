@@ -53,6 +53,17 @@ VDEV_API int vdev_sock_recv(int sock, void *buf, size_t len, int *fds,
 /* Closes fds[0..n) that are >= 0 and sets them to -1. */
 VDEV_API void vdev_close_fds(int *fds, size_t n);
 
+/* A listening UNIX stream socket at path (non-blocking, close-on-exec), for a
+ * server that serves VMMs there. A socket file nobody listens on (a crashed
+ * server's) is replaced; one a live listener holds is -EADDRINUSE; any other
+ * file there is -EEXIST; a path too long for sun_path is -ENAMETOOLONG; or the
+ * errno of socket(), bind(), listen(). */
+VDEV_API int  vdev_sock_listen(const char *path, int backlog, int *out);
+
+/* Who is at the other end of a connected UNIX socket, for log lines: "pid N"
+ * (SO_PEERCRED), or "fd N" when the kernel cannot say. */
+VDEV_API void vdev_sock_peer_name(int fd, char *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

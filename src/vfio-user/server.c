@@ -85,15 +85,10 @@ static void on_conn(void *opaque, uint32_t events)
 static int conn_begin(struct vdev_vfu_server *s, int fd)
 {
     struct vfu_conn *c = &s->c;
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
     int fl, ret;
 
     conn_reset_state(c);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-        snprintf(c->peer, sizeof(c->peer), "pid %d", (int)cred.pid);
-    else
-        snprintf(c->peer, sizeof(c->peer), "fd %d", fd);
+    vdev_sock_peer_name(fd, c->peer, sizeof(c->peer));
     fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -errno;
@@ -153,59 +148,6 @@ static int listen_watch(struct vdev_vfu_server *s)
         return 0;
     return vdev_loop_add_fd(s->loop, s->listen_fd, EPOLLIN, on_listen, s,
                             &s->listen_watch);
-}
-
-/* --- the socket path ---------------------------------------------------------- */
-
-/* A socket file nobody listens on is a dead server's: 0 once removed,
- * -EADDRINUSE when a listener answers, -EEXIST for another kind of file. */
-static int remove_stale(const struct sockaddr_un *sa)
-{
-    struct stat st;
-    int probe, ret;
-
-    if (lstat(sa->sun_path, &st) < 0)
-        return -errno;
-    if (!S_ISSOCK(st.st_mode))
-        return -EEXIST;
-    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (probe < 0)
-        return -errno;
-    ret = connect(probe, (const struct sockaddr *)sa, sizeof(*sa));
-    ret = ret == 0 || errno != ECONNREFUSED ? -EADDRINUSE : 0;
-    close(probe);
-    if (ret == 0 && unlink(sa->sun_path) < 0)
-        ret = -errno;
-    return ret;
-}
-
-static int socket_listen(const char *path, int *out)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd, ret;
-
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return -ENAMETOOLONG;
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -errno;
-    ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-    if (ret == -EADDRINUSE) {
-        ret = remove_stale(&sa);
-        if (ret == 0)
-            ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-    }
-    if (ret == 0 && listen(fd, LISTEN_BACKLOG) < 0) {
-        ret = -errno;
-        unlink(path);
-    }
-    if (ret < 0) {
-        close(fd);
-        return ret;
-    }
-    *out = fd;
-    return 0;
 }
 
 /* --- create and free ---------------------------------------------------------- */
@@ -269,7 +211,7 @@ static int source_open(struct vdev_vfu_server *s, const struct vdev_vfu_server_c
         return conn_begin(s, c->conn_fd);
     }
     if (c->socket_path) {
-        ret = socket_listen(c->socket_path, &s->listen_fd);
+        ret = vdev_sock_listen(c->socket_path, LISTEN_BACKLOG, &s->listen_fd);
         if (ret < 0)
             return ret;
         s->path = strdup(c->socket_path);

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "vdev/log.h"
+#include "vdev/sock.h"
 #include "backend_internal.h"
 
 #define LISTEN_BACKLOG 16
@@ -74,15 +75,10 @@ static void on_conn(void *opaque, uint32_t events)
 static int conn_begin(struct vdev_vu_backend *b, int fd)
 {
     struct vu_conn *c = &b->c;
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
     int ret;
 
     conn_reset_state(c);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-        snprintf(c->peer, sizeof(c->peer), "pid %d", (int)cred.pid);
-    else
-        snprintf(c->peer, sizeof(c->peer), "fd %d", fd);
+    vdev_sock_peer_name(fd, c->peer, sizeof(c->peer));
     ret = vdev_mem_new(&c->mem);
     if (ret < 0)
         return ret;
@@ -132,68 +128,6 @@ static int listen_watch(struct vdev_vu_backend *b)
                             &b->listen_watch);
 }
 
-/* --- the socket path ---------------------------------------------------------- */
-
-static int path_addr(const char *path, struct sockaddr_un *sa)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa->sun_path))
-        return -ENAMETOOLONG;
-    strcpy(sa->sun_path, path);
-    return 0;
-}
-
-/* A socket file at path that nobody listens on is a dead back-end's: 0 when it
- * was removed, -EADDRINUSE when a listener answers, -EEXIST for another file. */
-static int remove_stale(const struct sockaddr_un *sa)
-{
-    struct stat st;
-    int probe, ret;
-
-    if (lstat(sa->sun_path, &st) < 0)
-        return -errno;
-    if (!S_ISSOCK(st.st_mode))
-        return -EEXIST;
-    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (probe < 0)
-        return -errno;
-    ret = connect(probe, (const struct sockaddr *)sa, sizeof(*sa));
-    ret = ret == 0 || errno != ECONNREFUSED ? -EADDRINUSE : 0;
-    close(probe);
-    if (ret == 0 && unlink(sa->sun_path) < 0)
-        ret = -errno;
-    return ret;
-}
-
-static int socket_listen(const char *path, int *out)
-{
-    struct sockaddr_un sa;
-    int fd, ret = path_addr(path, &sa);
-
-    if (ret < 0)
-        return ret;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -errno;
-    ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-    if (ret == -EADDRINUSE) {
-        ret = remove_stale(&sa);
-        if (ret == 0)
-            ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-    }
-    if (ret == 0 && listen(fd, LISTEN_BACKLOG) < 0) {
-        ret = -errno;
-        unlink(path);
-    }
-    if (ret < 0) {
-        close(fd);
-        return ret;
-    }
-    *out = fd;
-    return 0;
-}
-
 /* --- create and free ---------------------------------------------------------- */
 
 static int config_check(const struct vdev_vu_backend_config *c)
@@ -239,7 +173,7 @@ static int source_open(struct vdev_vu_backend *b, const struct vdev_vu_backend_c
     if (c->conn_fd >= 0)
         return conn_begin(b, c->conn_fd);
     if (c->socket_path) {
-        ret = socket_listen(c->socket_path, &b->listen_fd);
+        ret = vdev_sock_listen(c->socket_path, LISTEN_BACKLOG, &b->listen_fd);
         if (ret < 0)
             return ret;
         b->path = strdup(c->socket_path);
