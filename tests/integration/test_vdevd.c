@@ -475,42 +475,14 @@ static void test_read_only(void **state)
 
 /* --- vfio-user ----------------------------------------------------------------- */
 
-struct vfu_guest {
-    struct vdev_vfuc *c;
-    int irq;
-};
-
-static int vg_cfg(void *o, uint64_t off, void *buf, size_t len, bool write)
-{
-    struct vfu_guest *g = o;
-
-    return write ? vdev_vfuc_region_write(g->c, VFIO_PCI_CONFIG_REGION_INDEX, off, buf,
-                                          (uint32_t)len, false)
-                 : vdev_vfuc_region_read(g->c, VFIO_PCI_CONFIG_REGION_INDEX, off, buf,
-                                         (uint32_t)len);
-}
-
-static int vg_bar(void *o, unsigned bar, uint64_t off, void *buf, size_t len, bool write)
-{
-    struct vfu_guest *g = o;
-
-    return write ? vdev_vfuc_region_write(g->c, bar, off, buf, (uint32_t)len, false)
-                 : vdev_vfuc_region_read(g->c, bar, off, buf, (uint32_t)len);
-}
-
-static int vg_irq_fd(void *o, int v)
-{
-    return ((struct vfu_guest *)o)->irq;
-}
-
 /* transport=vfio-user: the same disk as a virtio-pci function; a write through
  * it lands in the image. */
 static void test_serve_vfio_user(void **state)
 {
-    static const struct vpd_ops ops = { vg_cfg, vg_bar, vg_irq_fd };
     const uint64_t gpa = 0x100000000ull, size = 1 << 20;
     struct vt *t = *state;
-    struct vfu_guest g;
+    struct vpd_vfuc g;
+    int irq;
     struct vdev_mem_region r = { .gpa = gpa, .size = size,
                                  .access = VDEV_MEM_READ | VDEV_MEM_WRITE };
     struct vdev_mem *mem;
@@ -537,13 +509,15 @@ static void test_serve_vfio_user(void **state)
     r.fd = memfd;
     assert_int_equal(vdev_mem_add(mem, &r), 0);
     assert_int_equal(vdev_vfuc_dma_map(g.c, gpa, size, memfd, 0, VDEV_VFUC_DMA_RW), 0);
-    g.irq = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    fds[0] = fds[1] = g.irq;
+    irq = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    fds[0] = fds[1] = irq;
+    g.irq = fds;
+    g.nirq = 2;
     assert_int_equal(vdev_vfuc_set_irqs(g.c, VFIO_PCI_MSIX_IRQ_INDEX,
                                         VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
                                         0, 2, fds), 0);
 
-    vpd_probe(&d, &ops, &g);
+    vpd_probe(&d, &vpd_vfuc_ops, &g);
     assert_int_equal(vpd_cfg_read(&d, 2, 2), 0x1042);
     vpd_reset(&d);
     assert_true(vpd_negotiate(&d, 1ull << VIRTIO_F_VERSION_1));
@@ -580,7 +554,7 @@ static void test_serve_vfio_user(void **state)
     vdev_mem_free(mem);
     munmap(guest, size);
     close(memfd);
-    close(g.irq);
+    close(irq);
     assert_int_equal(kill(t->pid, SIGTERM), 0);
     assert_int_equal(wait_exit(t->pid), 0);
     t->pid = -1;

@@ -52,6 +52,7 @@ struct t {
     uint8_t *guest;
     struct vdev_mem *gmem;               /* the guest memory, for the driver's rings */
     int irq[QUEUES + 1];
+    struct vpd_vfuc vc;                  /* the driver's access paths */
     struct vpd d;
 };
 
@@ -60,36 +61,6 @@ static void *loop_main(void *arg)
     vdev_loop_run(arg);
     return NULL;
 }
-
-/* --- the driver's access paths: all over the vfio-user socket ------------------ */
-
-static int over_cfg(void *o, uint64_t off, void *buf, size_t len, bool write)
-{
-    struct t *t = o;
-
-    return write ? vdev_vfuc_region_write(t->c, VFIO_PCI_CONFIG_REGION_INDEX, off, buf,
-                                          (uint32_t)len, false)
-                 : vdev_vfuc_region_read(t->c, VFIO_PCI_CONFIG_REGION_INDEX, off, buf,
-                                         (uint32_t)len);
-}
-
-static int over_bar(void *o, unsigned bar, uint64_t off, void *buf, size_t len, bool write)
-{
-    struct t *t = o;
-
-    return write ? vdev_vfuc_region_write(t->c, bar, off, buf, (uint32_t)len, false)
-                 : vdev_vfuc_region_read(t->c, bar, off, buf, (uint32_t)len);
-}
-
-static int over_irq_fd(void *o, int v)
-{
-    struct t *t = o;
-
-    assert_true(v >= 0 && v <= QUEUES);
-    return t->irq[v];
-}
-
-static const struct vpd_ops over_vfio_user = { over_cfg, over_bar, over_irq_fd };
 
 /* --- fixture -------------------------------------------------------------------- */
 
@@ -108,7 +79,8 @@ static void client_connect(struct t *t)
     assert_int_equal(vdev_vfuc_set_irqs(t->c, VFIO_PCI_MSIX_IRQ_INDEX,
                                         VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
                                         0, QUEUES + 1, fds), 0);
-    vpd_probe(&t->d, &over_vfio_user, t);
+    t->vc = (struct vpd_vfuc){ .c = t->c, .irq = t->irq, .nirq = QUEUES + 1 };
+    vpd_probe(&t->d, &vpd_vfuc_ops, &t->vc);
 }
 
 static int setup_with(void **state, bool packed_unused)
@@ -303,7 +275,8 @@ static void test_blk_split(void **state)
 
     assert_int_equal(vpd_cfg_read(&t->d, 2, 2), 0x1042);     /* 0x1040 + block */
     bring_up(t, false);
-    assert_int_equal(over_bar(t, 0, VDEV_VIRTIO_PCI_DEVICE_OFF, &cap, 8, false), 0);
+    assert_int_equal(vdev_vfuc_region_read(t->c, VFIO_PCI_BAR0_REGION_INDEX,
+                                           VDEV_VIRTIO_PCI_DEVICE_OFF, &cap, 8), 0);
     assert_int_equal(le64toh(cap), DISK_SIZE / 512);
     verified_io(t, 24, NULL);
 }
@@ -359,7 +332,7 @@ static void test_reset_mid_io(void **state)
      * until the driver, as after any reset, probes and enables it again. */
     assert_int_equal(vpd_common_read(&t->d, VIRTIO_PCI_COMMON_STATUS, 1), 0xff);
     vpd_queues_free(&t->d);
-    vpd_probe(&t->d, &over_vfio_user, t);
+    vpd_probe(&t->d, &vpd_vfuc_ops, &t->vc);
     assert_int_equal(vpd_common_read(&t->d, VIRTIO_PCI_COMMON_STATUS, 1), 0);
     vpd_common_write(&t->d, VIRTIO_PCI_COMMON_Q_SELECT, 0, 2);
     assert_int_equal(vpd_common_read(&t->d, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);

@@ -12,6 +12,9 @@
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
 
+#include <linux/vfio.h>
+
+#include "vdev/vfio_user_client.h"
 #include "vdev/virtq.h"
 #include "vdev/virtq_driver.h"
 #include "vp_driver.h"
@@ -236,3 +239,33 @@ void vpd_queues_free(struct vpd *d)
         d->q[i].drv = NULL;
     }
 }
+
+/* --- over a vfio-user client ------------------------------------------------------ */
+
+static int vfuc_cfg(void *o, uint64_t off, void *buf, size_t len, bool write)
+{
+    struct vpd_vfuc *v = o;
+
+    return write ? vdev_vfuc_region_write(v->c, VFIO_PCI_CONFIG_REGION_INDEX, off, buf,
+                                          (uint32_t)len, false)
+                 : vdev_vfuc_region_read(v->c, VFIO_PCI_CONFIG_REGION_INDEX, off, buf,
+                                         (uint32_t)len);
+}
+
+static int vfuc_bar(void *o, unsigned bar, uint64_t off, void *buf, size_t len, bool write)
+{
+    struct vpd_vfuc *v = o;
+
+    return write ? vdev_vfuc_region_write(v->c, bar, off, buf, (uint32_t)len, false)
+                 : vdev_vfuc_region_read(v->c, bar, off, buf, (uint32_t)len);
+}
+
+static int vfuc_irq_fd(void *o, int vector)
+{
+    struct vpd_vfuc *v = o;
+
+    assert_true(vector >= 0 && (unsigned)vector < v->nirq);
+    return v->irq[vector];
+}
+
+const struct vpd_ops vpd_vfuc_ops = { vfuc_cfg, vfuc_bar, vfuc_irq_fd };

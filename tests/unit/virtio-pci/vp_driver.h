@@ -24,6 +24,17 @@ struct vpd_ops {
     int (*irq_fd)(void *opaque, int v);
 };
 
+/* The access paths over a vfio-user client (vfio_user_client.h): config space
+ * and BARs with REGION_READ/WRITE, MSI-X vector v's eventfd irq[v] (the ones
+ * given with SET_IRQS). opaque: a struct vpd_vfuc. */
+struct vdev_vfuc;
+struct vpd_vfuc {
+    struct vdev_vfuc *c;
+    const int *irq;
+    unsigned nirq;
+};
+extern const struct vpd_ops vpd_vfuc_ops;
+
 struct vpd_cap { uint8_t bar; uint32_t off, len; unsigned at; };
 
 struct vpd {
