@@ -177,9 +177,16 @@ int vu_iotlb_prepare(struct vdev_vu_backend *b)
 
 /* --- the map -------------------------------------------------------------------- */
 
+/* The rings are read and written through typed pointers, so the alignment
+ * virtio asks of an IOVA (1.2, 2.7 and 2.8: up to 16 bytes) must hold at the
+ * memory it maps to: an IOVA and the guest address it lands on must agree
+ * modulo 16 (guest addresses keep their alignment in our mapping, backend_mem.c).
+ * Otherwise an aligned ring lands on a misaligned host address. */
+#define IOTLB_ALIGN 16u
+
 /* Maps [iova, iova + size) to the memory the user addresses from uaddr name in
- * src, region by region of the memory table. On failure what was added is
- * taken back. */
+ * src, region by region of the memory table. -EINVAL for a piece that breaks
+ * IOTLB_ALIGN. On failure what was added is taken back. */
 static int map_range(struct vdev_mem *tlb, struct vdev_mem *src, uint64_t iova,
                      uint64_t uaddr, uint64_t size, uint32_t access)
 {
@@ -195,6 +202,10 @@ static int map_range(struct vdev_mem *tlb, struct vdev_mem *src, uint64_t iova,
         }
         if (!vdev_mem_translate(src, gpa, &n, access)) {
             ret = -EACCES;
+            break;
+        }
+        if ((iova + off - gpa) % IOTLB_ALIGN) {
+            ret = -EINVAL;
             break;
         }
         ret = vdev_mem_add_alias(tlb, iova + off, n, access, src, gpa);
@@ -267,6 +278,11 @@ static int iotlb_update(struct vdev_vu_backend *b, const struct vhost_iotlb_msg 
         return vu_bad(b, -EFAULT, "IOTLB UPDATE iova %#llx: user addresses %#llx + "
                       "%#llx are not in the memory table", (unsigned long long)t->iova,
                       (unsigned long long)t->uaddr, (unsigned long long)t->size);
+    if (ret == -EINVAL)
+        return vu_bad(b, -EINVAL, "IOTLB UPDATE iova %#llx: the guest address of user "
+                      "address %#llx differs from it modulo %u",
+                      (unsigned long long)t->iova, (unsigned long long)t->uaddr,
+                      IOTLB_ALIGN);
     if (ret == -EEXIST)
         return vu_bad(b, -EEXIST, "IOTLB UPDATE iova %#llx size %#llx overlaps an "
                       "entry", (unsigned long long)t->iova, (unsigned long long)t->size);
