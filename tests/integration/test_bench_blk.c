@@ -2,19 +2,24 @@
  * back-end serving the virtio-blk device in-process, over a real UNIX socket:
  * verify passes on a real file and fails on a disk that loses writes; reads and
  * writes are counted and timed, on split and packed rings, one or two queues,
- * waiting or polling; what the device refuses ends the job with an error. */
+ * waiting or polling; what the device refuses ends the job with an error.
+ * The same job over vfio-user, against the same device served in-process as a
+ * virtio-pci function (virtio_vfu.h): verify passes on a file, split and
+ * packed, and fails on a null disk. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/virtio_config.h>
 
 #include "helpers.h"
 #include "vdev/dev_virtio_blk.h"
 #include "vdev/loop.h"
 #include "vdev/vhost_user.h"
 #include "vdev/virtio_dev.h"
+#include "vdev/virtio_vfu.h"
 #include "vdev/workers.h"
 #include "../../tools/vdev-bench/job.h"
 
@@ -25,6 +30,7 @@ struct bfx {
     struct vdev_workers *workers;
     struct vdev_virtio_dev *dev;
     struct vdev_vu_backend *be;
+    struct vdev_virtio_vfu *vfu;
     char dir[48], path[96], image[96];
     struct bench_options o;
     struct bench_result r;
@@ -52,6 +58,24 @@ static void serve(struct bfx *f, const char *backend, bool read_only)
     bc.socket_path = f->path;
     assert_int_equal(vdev_vu_backend_new(&bc, &f->be), 0);
     assert_int_equal(pthread_create(&f->thread, NULL, loop_main, f->loop), 0);
+}
+
+/* The same device served over vfio-user, as a virtio-pci function. */
+static void serve_vfu(struct bfx *f, const char *backend)
+{
+    struct vdev_virtio_blk_config vc = { .backend = backend, .num_queues = 2 };
+    struct vdev_workers_config wc = { .threads = 1, .name = "bbenchvfu" };
+    struct vdev_virtio_vfu_config cc = { .listen_fd = -1, .conn_fd = -1 };
+
+    assert_int_equal(vdev_virtio_blk_new(&vc, &f->dev), 0);
+    assert_int_equal(vdev_workers_new(&wc, &f->workers), 0);
+    cc.loop = f->loop;
+    cc.workers = f->workers;
+    cc.dev = f->dev;
+    cc.socket_path = f->path;
+    assert_int_equal(vdev_virtio_vfu_new(&cc, &f->vfu), 0);
+    assert_int_equal(pthread_create(&f->thread, NULL, loop_main, f->loop), 0);
+    f->o.transport = BENCH_VFIO_USER;
 }
 
 static int setup(void **state)
@@ -83,10 +107,11 @@ static int teardown(void **state)
 {
     struct bfx *f = *state;
 
-    if (f->be) {
+    if (f->be || f->vfu) {
         vdev_loop_stop(f->loop);
         pthread_join(f->thread, NULL);
         vdev_vu_backend_free(f->be);
+        vdev_virtio_vfu_free(f->vfu);
         vdev_workers_free(f->workers);
         vdev_virtio_blk_free(f->dev);
     }
@@ -147,6 +172,80 @@ static void test_verify_null_fails(void **state)
     f->o.rw = BENCH_VERIFY;
     assert_int_equal(bench_run(&f->o, &f->r, NULL, NULL, NULL), -EILSEQ);
     assert_true(f->r.mismatches >= 1);
+}
+
+static void serve_image_vfu(struct bfx *f)
+{
+    char spec[128];
+
+    snprintf(spec, sizeof(spec), "file:path=%s", f->image);
+    serve_vfu(f, spec);
+}
+
+/* Over vfio-user: every write on a real file read back and matching, the
+ * capacity read from the device structure of BAR 0. */
+static void test_vfu_verify_file(void **state)
+{
+    struct bfx *f = *state;
+
+    serve_image_vfu(f);
+    f->o.rw = BENCH_VERIFY;
+    assert_int_equal(bench_run(&f->o, &f->r, NULL, NULL, NULL), 0);
+    assert_true(f->r.bytes_written > 8 * 4096);
+    assert_true(f->r.bytes_verified == f->r.bytes_written);
+    assert_true(f->r.mismatches == 0 && f->r.io_errors == 0);
+    assert_true(f->r.ios == f->r.reads + f->r.writes);
+    assert_true(f->r.capacity == 8 << 20);
+    assert_false(f->r.features & (1ull << VIRTIO_F_RING_PACKED));
+}
+
+/* Over vfio-user, packed rings on two queues with indirect tables, waiting
+ * on the MSI-X eventfds; then the same polling. */
+static void test_vfu_verify_packed_two_queues(void **state)
+{
+    struct bfx *f = *state;
+
+    serve_image_vfu(f);
+    f->o.rw = BENCH_VERIFY;
+    f->o.packed = f->o.indirect = true;
+    f->o.queues = 2;
+    assert_int_equal(bench_run(&f->o, &f->r, NULL, NULL, NULL), 0);
+    assert_true(f->r.features & (1ull << VIRTIO_F_RING_PACKED));
+    assert_true(f->r.bytes_written > 0);
+    assert_true(f->r.bytes_verified == f->r.bytes_written);
+    /* A second client after the first: the function is reset and set up again. */
+    f->o.poll = true;
+    assert_int_equal(bench_run(&f->o, &f->r, NULL, NULL, NULL), 0);
+    assert_true(f->r.bytes_written > 0);
+    assert_true(f->r.bytes_verified == f->r.bytes_written);
+}
+
+/* Over vfio-user, a disk that keeps nothing fails verification. */
+static void test_vfu_verify_null_fails(void **state)
+{
+    struct bfx *f = *state;
+
+    serve_vfu(f, "null:size=8M");
+    f->o.rw = BENCH_VERIFY;
+    assert_int_equal(bench_run(&f->o, &f->r, NULL, NULL, NULL), -EILSEQ);
+    assert_true(f->r.mismatches >= 1);
+}
+
+/* Over vfio-user, more queues than the function has: -EINVAL, no request. */
+static void test_vfu_bad_fit(void **state)
+{
+    struct bfx *f = *state;
+
+    serve_vfu(f, "null:size=8M");
+    f->o.queues = 3;
+    assert_int_equal(bench_run(&f->o, &f->r, NULL, NULL, NULL), -EINVAL);
+    assert_true(f->r.ios == 0);
+    f->o.queues = 1;
+    f->o.queue_size = 512;              /* the function's rings hold 256 at most */
+    assert_int_equal(bench_run(&f->o, &f->r, NULL, NULL, NULL), -EINVAL);
+    f->o.queue_size = 0;
+    assert_int_equal(bench_run(&f->o, &f->r, NULL, NULL, NULL), 0);
+    assert_true(f->r.ios > 0 && f->r.reads == f->r.ios);
 }
 
 static unsigned progress_calls;
@@ -226,6 +325,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_backend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vfu_verify_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vfu_verify_packed_two_queues, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_vfu_verify_null_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vfu_bad_fit, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,29 +2,28 @@
 #include <endian.h>
 #include <errno.h>
 
-#include "vdev/vhost_user_client.h"
 #include "vdev/virtq_driver.h"
 #include "blk_req.h"
+#include "transport.h"
 
 #define STATUS_POISON 0xa5      /* no VIRTIO_BLK_S_* value */
 #define STATUS_OFFSET 32        /* after the 16-byte header */
 
-int bench_slot_alloc(struct vdev_vuc *c, uint32_t len, struct bench_slot *s)
+int bench_slot_alloc(struct bench_transport *t, uint32_t len, struct bench_slot *s)
 {
+    void *data, *hdr;
     int ret;
 
     *s = (struct bench_slot){ .len = len };
-    ret = vdev_vuc_alloc(c, len, 4096, &s->data_gpa);
+    ret = t->ops->alloc(t, len, 4096, &s->data_gpa, &data);
     if (ret < 0)
         return ret;
-    ret = vdev_vuc_alloc(c, 64, 64, &s->hdr_gpa);
+    ret = t->ops->alloc(t, 64, 64, &s->hdr_gpa, &hdr);
     if (ret < 0)
         return ret;
     s->status_gpa = s->hdr_gpa + STATUS_OFFSET;
-    s->data = vdev_vuc_host(c, s->data_gpa, len);
-    s->hdr = vdev_vuc_host(c, s->hdr_gpa, 64);
-    if (!s->data || !s->hdr)
-        return -ENOMEM;
+    s->data = data;
+    s->hdr = hdr;
     s->status = (uint8_t *)s->hdr + STATUS_OFFSET;
     return 0;
 }
@@ -40,7 +39,7 @@ void bench_slot_prepare(struct bench_slot *s, bool write, uint64_t offset)
     *s->status = STATUS_POISON;
 }
 
-int bench_slot_submit(struct vdev_vuc *c, uint16_t q, const struct bench_slot *s,
+int bench_slot_submit(struct bench_transport *t, uint16_t q, const struct bench_slot *s,
                       bool indirect, uint16_t *id)
 {
     const struct vdev_vqd_buf hdr = { s->hdr_gpa, sizeof(struct virtio_blk_outhdr) };
@@ -50,8 +49,8 @@ int bench_slot_submit(struct vdev_vuc *c, uint16_t q, const struct bench_slot *s
 
     /* Device-readable buffers first, then device-writable (2.7.4). */
     if (s->write)
-        return vdev_vuc_submit(c, q, out, 2, &status, 1, indirect, id);
-    return vdev_vuc_submit(c, q, &hdr, 1, in, 2, indirect, id);
+        return t->ops->submit(t, q, out, 2, &status, 1, indirect, id);
+    return t->ops->submit(t, q, &hdr, 1, in, 2, indirect, id);
 }
 
 int bench_slot_result(const struct bench_slot *s, uint32_t used_len)

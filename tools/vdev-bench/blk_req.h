@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <linux/virtio_blk.h>
 
-struct vdev_vuc;
+struct bench_transport;
 
 struct bench_slot {
     struct virtio_blk_outhdr *hdr;    /* this process's view of guest memory */
@@ -24,15 +24,15 @@ struct bench_slot {
 
 /* Allocates the slot's guest memory: the data 4 KiB-aligned (O_DIRECT back-ends
  * need it), header and status in one 64-byte piece. 0 or -ENOMEM. */
-int  bench_slot_alloc(struct vdev_vuc *c, uint32_t len, struct bench_slot *s);
+int  bench_slot_alloc(struct bench_transport *t, uint32_t len, struct bench_slot *s);
 
 /* Writes the header for a read (VIRTIO_BLK_T_IN) or a write (T_OUT) at offset,
  * and poisons the status byte so that a completion without a status is seen. */
 void bench_slot_prepare(struct bench_slot *s, bool write, uint64_t offset);
 
 /* Makes the request available on queue q: three descriptors, or one indirect
- * table. *id as vdev_vuc_submit(). */
-int  bench_slot_submit(struct vdev_vuc *c, uint16_t q, const struct bench_slot *s,
+ * table. *id as vdev_vqd_add(). */
+int  bench_slot_submit(struct bench_transport *t, uint16_t q, const struct bench_slot *s,
                        bool indirect, uint16_t *id);
 
 /* The device's answer, checked: 0, or -EIO (status not OK, or a used length

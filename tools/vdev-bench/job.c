@@ -1,4 +1,5 @@
-/* job.c — drives a vhost-user-blk back-end: set-up, the request loop, results. */
+/* job.c — drives a virtio-blk device over a transport (transport.h): set-up,
+ * the request loop, results. */
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -11,10 +12,10 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "vdev/vhost_user_client.h"
 #include "blk_req.h"
 #include "job.h"
 #include "pattern.h"
+#include "transport.h"
 #include "verify.h"
 
 #define NS_PER_S      1000000000ull
@@ -41,7 +42,7 @@ enum job_phase {
 struct job {
     const struct bench_options *o;
     struct bench_result *r;
-    struct vdev_vuc *c;
+    struct bench_transport *t;
     struct job_queue q[BENCH_MAX_QUEUES];
     uint16_t qsize;
     uint64_t nblocks;
@@ -109,31 +110,28 @@ static int setup_fail(int err, const char *what)
 static int negotiate(struct job *j)
 {
     const struct bench_options *o = j->o;
-    uint64_t pf = BIT(VDEV_VUC_PF_MQ) | BIT(VDEV_VUC_PF_REPLY_ACK) | BIT(VDEV_VUC_PF_CONFIG);
-    uint64_t acked;
+    uint64_t acked, nq;
     int ret;
 
-    ret = vdev_vuc_connect(o->socket, o->connect_ms, &j->c);
-    if (ret < 0) {
-        fprintf(stderr, "vdev-bench: connect %s: %s\n", o->socket, vdev_strerror(ret));
-        return ret;
-    }
-    ret = vdev_vuc_negotiate(j->c, wanted_features(o), pf);
+    if (o->transport == BENCH_VFIO_USER)
+        ret = bench_vfu_open(o, wanted_features(o), &j->t);
+    else
+        ret = bench_vhost_open(o, wanted_features(o), &j->t);
     if (ret < 0)
-        return setup_fail(ret, "negotiation");
-    acked = j->r->features = vdev_vuc_features(j->c);
+        return ret;
+    acked = j->r->features = j->t->features;
+    nq = j->t->queue_num;
     if (!(acked & BIT(VIRTIO_F_VERSION_1)))
-        return setup_fail(-EINVAL, "the back-end offers no VIRTIO_F_VERSION_1");
+        return setup_fail(-EINVAL, "the device offers no VIRTIO_F_VERSION_1");
     if (o->packed && !(acked & BIT(VIRTIO_F_RING_PACKED)))
-        return setup_fail(-EINVAL, "--packed: the back-end offers no packed rings");
+        return setup_fail(-EINVAL, "--packed: the device offers no packed rings");
     if (o->indirect && !(acked & BIT(VIRTIO_RING_F_INDIRECT_DESC)))
-        return setup_fail(-EINVAL, "--indirect: the back-end offers no indirect tables");
+        return setup_fail(-EINVAL, "--indirect: the device offers no indirect tables");
     if (rw_writes(o->rw) && (acked & BIT(VIRTIO_BLK_F_RO)))
         return setup_fail(-EROFS, "the disk is read-only");
-    if (o->queues > 1 && (!(acked & BIT(VIRTIO_BLK_F_MQ)) ||
-                          vdev_vuc_queue_num(j->c) < o->queues)) {
-        fprintf(stderr, "vdev-bench: --queues %u: the back-end serves %" PRIu64 "\n",
-                o->queues, vdev_vuc_queue_num(j->c) ? vdev_vuc_queue_num(j->c) : 1);
+    if (o->queues > 1 && (!(acked & BIT(VIRTIO_BLK_F_MQ)) || nq < o->queues)) {
+        fprintf(stderr, "vdev-bench: --queues %u: the device serves %" PRIu64 "\n",
+                o->queues, nq ? nq : 1);
         return -EINVAL;
     }
     return 0;
@@ -151,10 +149,10 @@ static int read_geometry(struct job *j)
     int ret;
 
     memset(&cfg, 0, sizeof(cfg));
-    if (vdev_vuc_protocol_features(j->c) & BIT(VDEV_VUC_PF_CONFIG)) {
-        ret = vdev_vuc_get_config(j->c, 0, &cfg, len);
-        if (ret < 0)
-            return setup_fail(ret, "GET_CONFIG");
+    ret = j->t->ops->read_config(j->t, 0, &cfg, len);
+    if (ret < 0 && ret != -EOPNOTSUPP)
+        return setup_fail(ret, "reading the configuration space");
+    if (ret == 0) {
         j->r->capacity = le64toh(cfg.capacity) * 512;
         if (j->r->features & BIT(VIRTIO_BLK_F_BLK_SIZE))
             blk_size = le32toh(cfg.blk_size);
@@ -216,25 +214,19 @@ static int setup_queues(struct job *j)
     mem = memory_for(o, j->qsize);
     if (mem > MAX_MEM)
         return setup_fail(-E2BIG, "more than 4 GiB of buffers asked for");
-    ret = vdev_vuc_mem_add(j->c, mem, NULL);
+    ret = j->t->ops->setup(j->t, mem, j->qsize, o->queues);
     if (ret < 0)
-        return setup_fail(ret, "sharing memory");
+        return ret;
     for (unsigned i = 0; i < o->queues; i++) {
         struct job_queue *q = &j->q[i];
 
         q->index = (uint16_t)i;
-        ret = vdev_vuc_queue_setup(j->c, q->index, j->qsize, 0);
-        if (ret < 0) {
-            fprintf(stderr, "vdev-bench: queue %u of %u entries: %s\n", i, j->qsize,
-                    vdev_strerror(ret));
-            return ret;
-        }
         q->slots = calloc(o->iodepth, sizeof(*q->slots));
         q->by_id = calloc(j->qsize, sizeof(*q->by_id));
         if (!q->slots || !q->by_id)
             return -ENOMEM;
         for (unsigned s = 0; s < o->iodepth; s++) {
-            ret = bench_slot_alloc(j->c, o->bs, &q->slots[s]);
+            ret = bench_slot_alloc(j->t, o->bs, &q->slots[s]);
             if (ret < 0)
                 return setup_fail(ret, "allocating request buffers");
             /* Plain writes carry data that is not all zeroes, once for all. */
@@ -278,7 +270,7 @@ static int issue(struct job *j, struct job_queue *q, unsigned si, uint64_t now)
     if (o->rw == BENCH_VERIFY && write)
         bench_pattern_fill(s->data, o->bs, s->offset, gen);
     s->t_submit = now;
-    ret = bench_slot_submit(j->c, q->index, s, o->indirect, &id);
+    ret = bench_slot_submit(j->t, q->index, s, o->indirect, &id);
     if (ret == 0 && id >= j->qsize)
         ret = -EPROTO;                  /* ids are below the ring's size */
     if (ret < 0) {
@@ -369,7 +361,7 @@ static int reap_queue(struct job *j, struct job_queue *q)
     unsigned si;
     int n = 0, ret;
 
-    while ((ret = vdev_vuc_reap(j->c, q->index, &id, &len)) == 1) {
+    while ((ret = j->t->ops->reap(j->t, q->index, &id, &len)) == 1) {
         if (!now)
             now = now_ns();     /* once a sweep: every element here is done by now */
         n++;
@@ -389,39 +381,22 @@ static int reap_queue(struct job *j, struct job_queue *q)
     }
     if (q->need_kick) {
         q->need_kick = false;
-        ret = vdev_vuc_kick(j->c, q->index);
+        ret = j->t->ops->kick(j->t, q->index);
         if (ret < 0)
             return ret;
     }
     return n;
 }
 
-/* Sleeps until a queue may have used buffers (or WAIT_MS passed). Each queue's
- * wait re-arms its call with a barrier before looking at its used ring, so a
- * completion in between is not slept through. */
+/* Sleeps until a queue with requests in flight may have used buffers (or
+ * WAIT_MS passed); the transport re-arms before it sleeps. */
 static int wait_calls(struct job *j)
 {
-    struct pollfd p[BENCH_MAX_QUEUES];
-    unsigned n = 0;
-    int ret;
+    bool busy[BENCH_MAX_QUEUES];
 
-    if (j->o->queues == 1)
-        return vdev_vuc_wait(j->c, 0, WAIT_MS);
-    for (unsigned i = 0; i < j->o->queues; i++) {
-        int kick_fd;
-
-        if (!j->q[i].inflight)
-            continue;
-        ret = vdev_vuc_wait(j->c, j->q[i].index, 0);
-        if (ret != 0)
-            return ret;
-        ret = vdev_vuc_queue_fds(j->c, j->q[i].index, &kick_fd, &p[n].fd);
-        if (ret < 0)
-            return ret;
-        p[n++].events = POLLIN;
-    }
-    ret = poll(p, n, WAIT_MS);
-    return ret < 0 && errno != EINTR ? -errno : 0;
+    for (unsigned i = 0; i < j->o->queues; i++)
+        busy[i] = j->q[i].inflight > 0;
+    return j->t->ops->wait(j->t, busy, j->o->queues, WAIT_MS);
 }
 
 static void report_progress(struct job *j, uint64_t now, uint64_t *last,
@@ -454,7 +429,7 @@ static int run_loop(struct job *j, bench_progress_fn progress, void *opaque,
             if (ret < 0)
                 request_failed(j, ret);
         }
-        if (vdev_vuc_kick(j->c, j->q[i].index) < 0)
+        if (j->t->ops->kick(j->t, j->q[i].index) < 0)
             request_failed(j, -EPIPE);
         j->q[i].need_kick = false;
     }
@@ -493,7 +468,8 @@ static int run_loop(struct job *j, bench_progress_fn progress, void *opaque,
 
 static void job_free(struct job *j)
 {
-    vdev_vuc_close(j->c);
+    if (j->t)
+        j->t->ops->close(j->t);
     for (unsigned i = 0; i < BENCH_MAX_QUEUES; i++) {
         free(j->q[i].slots);
         free(j->q[i].by_id);

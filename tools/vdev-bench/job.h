@@ -1,8 +1,9 @@
-/* job.h — one run of vdev-bench: connect to a vhost-user-blk back-end,
- * negotiate, share memory, set the queues up, keep iodepth requests in flight on
+/* job.h — one run of vdev-bench: connect to a virtio-blk device over
+ * o->transport (vhost-user or vfio-user, transport.h), negotiate, share memory,
+ * set the queues up, keep iodepth requests in flight on
  * each queue for the time asked, and account for every completion.
  *
- * One thread drives every queue (vhost_user_client.h: one thread per client).
+ * One thread drives every queue (both clients: one thread per client).
  * A request's latency runs from just before it is made available to just after
  * its used element is seen. */
 #ifndef VDEV_BENCH_JOB_H
@@ -43,7 +44,7 @@ typedef void (*bench_progress_fn)(void *opaque, const struct bench_progress *p);
  *   -EILSEQ   verify read back other data than it wrote (r->mismatches)
  *   -ETIMEDOUT  no completion for 10 s with requests in flight
  *   -EINVAL   the options do not fit the device (a line on stderr says why)
- *   the error of connecting or of a vhost-user request.
+ *   the error of connecting or of a vhost-user or vfio-user request.
  * r holds what was measured up to the error. */
 int bench_run(const struct bench_options *o, struct bench_result *r,
               bench_progress_fn progress, void *opaque, volatile sig_atomic_t *stop);

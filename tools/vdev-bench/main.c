@@ -1,5 +1,7 @@
 /* vdev-bench — drives a vhost-user-blk back-end (vdevd, qemu-storage-daemon,
- * any other) from plain userspace with vdev's front-end, and measures it: IOPS,
+ * any other) from plain userspace with vdev's front-end, or a virtio-blk
+ * virtio-pci function over vfio-user with vdev's client (--transport
+ * vfio-user), and measures it: IOPS,
  * MB/s and latency percentiles, or, with --rw verify, whether what it reads back
  * is what it wrote. Exit 0 on success, 1 on any failure (a bad option, a failed
  * request, a mismatch), after the result. */

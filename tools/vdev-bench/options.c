@@ -17,12 +17,19 @@ const char *bench_rw_name(enum bench_rw rw)
     return (unsigned)rw < sizeof(rw_names) / sizeof(rw_names[0]) ? rw_names[rw] : "?";
 }
 
+const char *bench_transport_name(enum bench_transport_kind t)
+{
+    return t == BENCH_VFIO_USER ? "vfio-user" : "vhost-user";
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
 "usage: vdev-bench --socket PATH [options]\n"
-"Drives a vhost-user-blk back-end with vdev's front-end and measures it.\n"
+"Drives a virtio-blk device over vhost-user or vfio-user with vdev's clients\n"
+"and measures it.\n"
 "  --socket PATH         the back-end's UNIX socket (required)\n"
+"  --transport T         vhost-user (default) or vfio-user (a virtio-pci function)\n"
 "  --rw MODE             randread (default), randwrite, read, write, verify\n"
 "  --bs SIZE             bytes per request, a multiple of 512 (default 4k)\n"
 "  --iodepth N           requests in flight per queue (default 1)\n"
@@ -33,6 +40,7 @@ static void usage(FILE *f)
 "  --packed              packed virtqueues\n"
 "  --indirect            each request in an indirect descriptor table\n"
 "  --poll                busy-poll the used ring instead of waiting on calls\n"
+"                        (vfio-user: on MSI-X interrupts)\n"
 "  --json                print the result as one JSON line on stdout\n"
 "  --quiet               no progress line on stderr\n"
 "  --seed N              seed of the random offsets (default 1)\n"
@@ -90,10 +98,11 @@ static int bad(const char *opt, const char *val, const char *why)
     return -EINVAL;
 }
 
-enum { OPT_QUEUE_SIZE = 256, OPT_CONNECT_TIMEOUT, OPT_SEED };
+enum { OPT_QUEUE_SIZE = 256, OPT_CONNECT_TIMEOUT, OPT_SEED, OPT_TRANSPORT };
 
 static const struct option long_opts[] = {
     { "socket", required_argument, NULL, 's' },
+    { "transport", required_argument, NULL, OPT_TRANSPORT },
     { "rw", required_argument, NULL, 'r' },
     { "bs", required_argument, NULL, 'b' },
     { "iodepth", required_argument, NULL, 'd' },
@@ -126,6 +135,14 @@ static int parse_one(int opt, const char *arg, struct bench_options *o)
     switch (opt) {
     case 's':
         o->socket = arg;
+        return 0;
+    case OPT_TRANSPORT:
+        if (strcmp(arg, "vhost-user") == 0)
+            o->transport = BENCH_VHOST_USER;
+        else if (strcmp(arg, "vfio-user") == 0)
+            o->transport = BENCH_VFIO_USER;
+        else
+            return bad(name, arg, "vhost-user or vfio-user");
         return 0;
     case 'r':
         for (unsigned i = 0; i < sizeof(rw_names) / sizeof(rw_names[0]); i++) {

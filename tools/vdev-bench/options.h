@@ -13,12 +13,18 @@ enum bench_rw {
     BENCH_VERIFY,      /* write a pattern, read it back, compare */
 };
 
+enum bench_transport_kind {
+    BENCH_VHOST_USER,  /* vhost-user-blk (default) */
+    BENCH_VFIO_USER,   /* virtio-blk as a virtio-pci function over vfio-user */
+};
+
 #define BENCH_MAX_QUEUES   64u
 #define BENCH_MAX_IODEPTH  1024u
 #define BENCH_MAX_BS       (1u << 20)
 
 struct bench_options {
     const char *socket;     /* the back-end's UNIX socket */
+    enum bench_transport_kind transport;
     enum bench_rw rw;
     uint32_t bs;            /* bytes per request, a multiple of 512 */
     unsigned iodepth;       /* requests in flight per queue */
@@ -44,5 +50,6 @@ int bench_options_parse(int argc, char **argv, struct bench_options *o);
 int bench_parse_size(const char *s, uint64_t *out);
 
 const char *bench_rw_name(enum bench_rw rw);
+const char *bench_transport_name(enum bench_transport_kind t);
 
 #endif

@@ -64,8 +64,9 @@ void bench_report_text(FILE *f, const struct bench_options *o,
 {
     const struct bench_hist *h = &r->lat;
 
-    fprintf(f, "%s bs=%u iodepth=%u queues=%u (%s rings of %u, %s), %.2f s\n",
-            bench_rw_name(o->rw), o->bs, o->iodepth, o->queues, layout(o),
+    fprintf(f, "%s over %s bs=%u iodepth=%u queues=%u (%s rings of %u, %s), %.2f s\n",
+            bench_rw_name(o->rw), bench_transport_name(o->transport), o->bs, o->iodepth,
+            o->queues, layout(o),
             r->queue_size, o->poll ? "polling" : "waiting on calls", r->seconds);
     fprintf(f, "  IOPS     %.0f   (%" PRIu64 " requests: %" PRIu64 " reads, %" PRIu64
             " writes)\n", rate(r->ios, r->seconds), r->ios, r->reads, r->writes);
@@ -89,15 +90,15 @@ void bench_report_json(FILE *f, const struct bench_options *o,
 {
     const struct bench_hist *h = &r->lat;
 
-    fprintf(f, "{\"rw\":\"%s\",\"bs\":%u,\"iodepth\":%u,\"queues\":%u,"
+    fprintf(f, "{\"transport\":\"%s\",\"rw\":\"%s\",\"bs\":%u,\"iodepth\":%u,\"queues\":%u,"
             "\"packed\":%s,\"indirect\":%s,\"poll\":%s,\"queue_size\":%u,"
             "\"seconds\":%.6f,\"ios\":%" PRIu64 ",\"reads\":%" PRIu64
             ",\"writes\":%" PRIu64 ",\"iops\":%.1f,\"mbps\":%.3f,"
             "\"lat_us\":{\"mean\":%.3f,\"p50\":%.3f,\"p99\":%.3f,\"p99.9\":%.3f,"
             "\"max\":%.3f},\"bytes_written\":%" PRIu64 ",\"bytes_verified\":%" PRIu64
             ",\"io_errors\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"error\":%d}\n",
-            bench_rw_name(o->rw), o->bs, o->iodepth, o->queues,
-            o->packed ? "true" : "false", o->indirect ? "true" : "false",
+            bench_transport_name(o->transport), bench_rw_name(o->rw), o->bs, o->iodepth,
+            o->queues, o->packed ? "true" : "false", o->indirect ? "true" : "false",
             o->poll ? "true" : "false", r->queue_size, r->seconds, r->ios, r->reads,
             r->writes, rate(r->ios, r->seconds), rate(r->bytes, r->seconds) / 1e6,
             bench_hist_mean(h) / 1000.0, us(bench_hist_quantile(h, 0.5)),
