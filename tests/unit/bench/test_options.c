@@ -25,6 +25,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.queues, 1);
     assert_true(o.seconds == 5.0);
     assert_false(o.packed || o.poll || o.json || o.indirect);
+    assert_int_equal(o.transport, BENCH_VHOST_USER);
 }
 
 static void test_all_options(void **state)
@@ -35,7 +36,9 @@ static void test_all_options(void **state)
     assert_int_equal(PARSE(&o, "--socket", "/s", "--rw", "verify", "--bs", "64k",
                            "--iodepth", "32", "--queues", "4", "--time", "0.5",
                            "--size", "1G", "--packed", "--poll", "--json",
-                           "--indirect", "--queue-size", "512", "--seed", "7"), 0);
+                           "--indirect", "--queue-size", "512", "--seed", "7",
+                           "--transport", "vfio-user"), 0);
+    assert_int_equal(o.transport, BENCH_VFIO_USER);
     assert_int_equal(o.rw, BENCH_VERIFY);
     assert_int_equal(o.bs, 65536);
     assert_int_equal(o.iodepth, 32);
@@ -74,6 +77,7 @@ static void test_bad_values(void **state)
     (void)state;
     assert_int_equal(PARSE(&o, "--rw", "randread"), -EINVAL);        /* no socket */
     assert_int_equal(PARSE(&o, "--socket", "/s", "--rw", "trim"), -EINVAL);
+    assert_int_equal(PARSE(&o, "--socket", "/s", "--transport", "pigeon"), -EINVAL);
     assert_int_equal(PARSE(&o, "--socket", "/s", "--bs", "1000"), -EINVAL);
     assert_int_equal(PARSE(&o, "--socket", "/s", "--bs", "0"), -EINVAL);
     assert_int_equal(PARSE(&o, "--socket", "/s", "--bs", "2M"), -EINVAL);
