@@ -10,7 +10,8 @@
  * DEVICE_GET_REGION_INFO, DEVICE_GET_REGION_IO_FDS, DEVICE_GET_IRQ_INFO,
  * DEVICE_SET_IRQS, REGION_READ, REGION_WRITE, REGION_WRITE_MULTI (when the
  * client offers write_multiple), DEVICE_RESET, DEVICE_FEATURE (migration with
- * STOP_COPY; no dirty page logging) and MIG_DATA_READ/WRITE. The server sends
+ * STOP_COPY and, as the device offers them, PRE_COPY and the P2P states; DMA
+ * logging START/STOP/REPORT) and MIG_DATA_READ/WRITE. The server sends
  * DMA_READ/DMA_WRITE over the twin socket, which it sets up when the client
  * offers it.
  *
@@ -139,7 +140,27 @@ struct vdev_vfu_device_ops {
     int  (*mig_arc)(void *opaque, uint32_t from, uint32_t to);
     int  (*mig_save)(void *opaque, void *buf, uint32_t len, uint32_t *done);
     int  (*mig_load)(void *opaque, const void *buf, uint32_t len);
+    /* Optional: the VFIO_MIGRATION_* flags of the device (STOP_COPY is always
+     * there; without this op it is the only one). With VFIO_MIGRATION_P2P,
+     * RUNNING_P2P sits between RUNNING and STOP (mig_arc sees RUNNING <->
+     * RUNNING_P2P <-> STOP instead of RUNNING <-> STOP); with
+     * VFIO_MIGRATION_PRE_COPY, mig_arc also sees RUNNING <-> PRE_COPY and
+     * PRE_COPY -> STOP_COPY, and with both PRE_COPY <-> PRE_COPY_P2P,
+     * PRE_COPY_P2P -> RUNNING_P2P and PRE_COPY_P2P -> STOP_COPY (the arcs of
+     * <linux/vfio.h>'s state machine; the server composes longer paths as the
+     * kernel's vfio_mig_get_next_state() does). Entering PRE_COPY starts a save:
+     * mig_save then gives the initial data (fewer than len: none more for now),
+     * and the save goes on into STOP_COPY as one stream. */
+    uint64_t (*mig_flags)(void *opaque);
 };
+
+/* PRE_COPY came with Linux 6.2's <linux/vfio.h>; older UAPI headers lack it.
+ * Values from the kernel's header and vfio-user.rst ("MIG_DEVICE_STATE"). */
+#ifndef VFIO_MIGRATION_PRE_COPY
+#define VFIO_MIGRATION_PRE_COPY         (1 << 2)
+#define VFIO_DEVICE_STATE_PRE_COPY      6
+#define VFIO_DEVICE_STATE_PRE_COPY_P2P  7
+#endif
 
 /* Defaults for the capabilities the server announces. */
 #define VDEV_VFU_DEFAULT_MAX_MSG_FDS   16u
@@ -196,6 +217,15 @@ VDEV_API int  vdev_vfu_server_dma_write(struct vdev_vfu_server *s, uint64_t iova
  * -ENOENT (the index was never set up, or no eventfd is set), -ERANGE (no such
  * vector), -EAGAIN (masked: it is signalled when the client unmasks it), or the
  * write's errno. */
+/* Records that the device wrote [iova, iova + len) of client memory by a way
+ * the server does not see (vdev_mem_write() and vdev_vfu_server_dma_write()
+ * to shared windows are recorded already): for DMA_LOGGING_REPORT and
+ * DMA_UNMAP's dirty bitmap. On the loop's thread, or on a device worker while
+ * the DMA map is not being changed (dma_quiesce). 0 (also when logging is off),
+ * or -ENOTCONN. */
+VDEV_API int  vdev_vfu_server_mark_dirty(struct vdev_vfu_server *s, uint64_t iova,
+                                         uint64_t len);
+
 VDEV_API int  vdev_vfu_server_irq_trigger(struct vdev_vfu_server *s, uint32_t index,
                                           uint32_t vector);
 

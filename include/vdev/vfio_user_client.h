@@ -188,6 +188,65 @@ VDEV_API int  vdev_vfuc_mig_read(struct vdev_vfuc *c, void *buf, uint32_t len,
                                  uint32_t *got);
 VDEV_API int  vdev_vfuc_mig_write(struct vdev_vfuc *c, const void *buf, uint32_t len);
 
+/* DMA dirty page logging ("VFIO_DEVICE_FEATURE_DMA_LOGGING_START", "..._REPORT").
+ *   dma_logging_start   logs device writes to n ranges (0: the server's choice,
+ *                       vdev's logs the windows mapped now); *page_size is the
+ *                       hint in, the page size the server chose out
+ *   dma_logging_stop
+ *   dma_logging_report  the bitmap of [iova, iova + len) at page_size (a power
+ *                       of two; iova and len multiples of it) into bitmap, which
+ *                       holds at least vdev_vfuc_bitmap_bytes(len, page_size);
+ *                       the server clears what it reports
+ *   dma_unmap_dirty     DMA_UNMAP of a window with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP:
+ *                       its bitmap at page_size, taken before it goes
+ * A bitmap is u64s, bit (addr - iova) / page_size for the page at addr. */
+#define VDEV_VFUC_DIRTY_PAGE 4096ull
+
+/* PRE_COPY came with Linux 6.2's <linux/vfio.h>; older UAPI headers lack it
+ * (values from that header and vfio-user.rst; the same block as vfio_user.h). */
+#ifndef VFIO_MIGRATION_PRE_COPY
+#define VFIO_MIGRATION_PRE_COPY         (1 << 2)
+#define VFIO_DEVICE_STATE_PRE_COPY      6
+#define VFIO_DEVICE_STATE_PRE_COPY_P2P  7
+#endif
+VDEV_API uint64_t vdev_vfuc_bitmap_bytes(uint64_t len, uint64_t page_size);
+VDEV_API int  vdev_vfuc_dma_logging_start(struct vdev_vfuc *c, uint64_t *page_size,
+                                          const struct vfio_device_feature_dma_logging_range *ranges,
+                                          uint32_t n);
+VDEV_API int  vdev_vfuc_dma_logging_stop(struct vdev_vfuc *c);
+VDEV_API int  vdev_vfuc_dma_logging_report(struct vdev_vfuc *c, uint64_t iova,
+                                           uint64_t len, uint64_t page_size,
+                                           void *bitmap, uint64_t bitmap_bytes);
+VDEV_API int  vdev_vfuc_dma_unmap_dirty(struct vdev_vfuc *c, uint64_t iova, uint64_t size,
+                                        uint64_t page_size, void *bitmap,
+                                        uint64_t bitmap_bytes);
+
+/* A migration from the device behind src to the one behind dst (both
+ * negotiated; client_migrate.c has the steps): src logs DMA writes to ranges
+ * (nranges 0: none), goes through PRE_COPY when it offers it, then STOP_COPY,
+ * and ends in STOP; dst goes RESUMING, takes the whole stream and ends
+ * RUNNING. on_dirty (optional) gets each dirty report of src, for each range,
+ * at 4 KiB pages, to copy those pages into dst's memory (before dst runs: the
+ * last report comes with src stopped). chunk: bytes per MIG_DATA message (0: 64
+ * KiB; capped at both servers' max_data_xfer_size). On failure src is asked
+ * back to RUNNING. */
+typedef int (*vdev_vfuc_dirty_cb)(void *opaque, uint64_t iova, uint64_t len,
+                                  uint64_t page_size, const uint8_t *bitmap);
+struct vdev_vfuc_migration {
+    const struct vfio_device_feature_dma_logging_range *ranges;
+    uint32_t nranges;
+    uint32_t chunk;
+    vdev_vfuc_dirty_cb on_dirty;
+    void *opaque;
+    bool logging_started;          /* the caller started logging on src over
+                                    * ranges already (before its first pass
+                                    * over memory): reported and stopped here */
+    uint64_t data_bytes;           /* out: device state bytes moved */
+    bool used_pre_copy;            /* out */
+};
+VDEV_API int  vdev_vfuc_migrate(struct vdev_vfuc *src, struct vdev_vfuc *dst,
+                                struct vdev_vfuc_migration *m);
+
 /* Any command as given, for tests of a server: payload and fds sent as they
  * are, with flags (VFIO-user header flags, e.g. No_reply). Unless No_reply is
  * set the reply is checked only for its type, id and command; its payload goes

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "vdev/log.h"
+#include "server_dirty.h"
 #include "server_internal.h"
 
 /* The index of the first window whose iova is >= iova. */
@@ -78,10 +79,17 @@ void vfu_dma_quiesce(struct vdev_vfu_server *s, bool quiesce)
         s->ops->dma_quiesce(s->opaque, quiesce);
 }
 
-void vfu_dma_release(struct vdev_vfu_server *s)
+static void dma_remove_all(struct vdev_vfu_server *s)
 {
     while (s->c.ndma)
         dma_remove_at(s, s->c.ndma - 1);
+}
+
+/* The connection's end: its windows, and the dirty log over them. */
+void vfu_dma_release(struct vdev_vfu_server *s)
+{
+    dma_remove_all(s);
+    vfu_dirty_stop(s);
 }
 
 /* The smallest negotiated page size. */
@@ -174,6 +182,60 @@ VFU_HANDLER(vfu_h_dma_map)
     return ret;
 }
 
+/* DMA_UNMAP with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, as vfio-user.rst had it
+ * before the dirty bitmap moved to DMA_LOGGING_REPORT: the request carries a
+ * struct vfio_bitmap's pgsize and size (16 bytes, no pointer) after the entry;
+ * the reply is the request followed by size bytes of bitmap (u64s, one bit per
+ * pgsize page of the window), taken and cleared before the window goes. Logging
+ * must be on (DMA_LOGGING_START) and cover the window. */
+static int dma_unmap_dirty(struct vdev_vfu_server *s, struct vfu_msg *m,
+                           const struct vfu_dma_unmap *u)
+{
+    struct vfu_conn *c = &s->c;
+    struct {
+        uint64_t pgsize, size;
+    } b;
+    uint64_t pages, need;
+    size_t at;
+    int ret;
+
+    /* The flag without the bitmap it asks for is what a client probing for
+     * the old form sends: it gets the answer of a server without it. */
+    if (m->size == sizeof(*u))
+        return vfu_bad(s, -ENOTSUP, "DMA_UNMAP: dirty bitmap flag without a bitmap");
+    if (u->flags != VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP ||
+        m->size != sizeof(*u) + sizeof(b))
+        return vfu_bad(s, -EINVAL, "DMA_UNMAP flags %#x with %u bytes", u->flags,
+                       m->size);
+    memcpy(&b, m->p + sizeof(*u), sizeof(b));
+    at = dma_lower_bound(c, u->addr);
+    if (at == c->ndma || c->dma[at].iova != u->addr || c->dma[at].size != u->size)
+        return vfu_bad(s, -ENOENT, "DMA_UNMAP %#llx+%#llx: no such window",
+                       (unsigned long long)u->addr, (unsigned long long)u->size);
+    if (b.pgsize < 4096 || (b.pgsize & (b.pgsize - 1)) || (u->size & (b.pgsize - 1)))
+        return vfu_bad(s, -EINVAL, "DMA_UNMAP bitmap page size %#llx",
+                       (unsigned long long)b.pgsize);
+    pages = u->size / b.pgsize;
+    need = sizeof(*u) + sizeof(b) + b.size;
+    if (b.size < (pages + 63) / 64 * 8 || b.size > s->reply_cap ||
+        need > s->reply_cap || u->argsz < need)
+        return vfu_bad(s, -EINVAL, "DMA_UNMAP bitmap of %llu bytes for %llu pages, "
+                       "argsz %u", (unsigned long long)b.size,
+                       (unsigned long long)pages, u->argsz);
+    ret = vfu_dirty_take(s, u->addr, u->size, b.pgsize, m->r + sizeof(*u) + sizeof(b),
+                         (size_t)b.size);
+    if (ret < 0)
+        return vfu_bad(s, ret, "DMA_UNMAP %#llx+%#llx: no dirty bitmap: %s",
+                       (unsigned long long)u->addr, (unsigned long long)u->size,
+                       vdev_strerror(ret));
+    vfu_dma_quiesce(s, true);
+    dma_remove_at(s, at);
+    vfu_dma_quiesce(s, false);
+    memcpy(m->r, m->p, sizeof(*u) + sizeof(b));
+    m->reply_size = (uint32_t)need;
+    return 0;
+}
+
 VFU_HANDLER(vfu_h_dma_unmap)
 {
     struct vfu_conn *c = &s->c;
@@ -184,14 +246,14 @@ VFU_HANDLER(vfu_h_dma_unmap)
     if (u.argsz < sizeof(u))
         return vfu_bad(s, -EINVAL, "DMA_UNMAP argsz %u below %zu", u.argsz, sizeof(u));
     if (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
-        return vfu_bad(s, -ENOTSUP, "DMA_UNMAP: dirty page logging is not supported");
+        return dma_unmap_dirty(s, m, &u);
     if (u.flags & ~(uint32_t)VFIO_DMA_UNMAP_FLAG_ALL)
         return vfu_bad(s, -EINVAL, "DMA_UNMAP flags %#x", u.flags);
     if (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
         if (u.addr || u.size)
             return vfu_bad(s, -EINVAL, "DMA_UNMAP of all with a range");
         vfu_dma_quiesce(s, true);
-        vfu_dma_release(s);
+        dma_remove_all(s);
         vfu_dma_quiesce(s, false);
     } else {
         at = dma_lower_bound(c, u.addr);

@@ -2,17 +2,19 @@
  * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, and MIG_DATA_READ / MIG_DATA_WRITE
  * ("VFIO_USER_DEVICE_FEATURE", "VFIO_USER_MIG_DATA_READ").
  *
- * The device supports VFIO_MIGRATION_STOP_COPY only: the states are ERROR,
- * STOP, RUNNING, STOP_COPY and RESUMING. Every direct arc touches STOP
- * ("Direct State Transitions"), so the shortest path between two other states
- * goes through STOP, and no saving state is ever interior ("Complex State
- * Transitions"). An arc the device fails leaves the state where it was. ERROR
- * is left only by DEVICE_RESET (to RUNNING). DMA logging is not supported:
- * those features are ENOTSUP, probed or not. */
+ * The device has VFIO_MIGRATION_STOP_COPY and, as its mig_flags op says,
+ * PRE_COPY and P2P; the paths are mig_fsm.c's. An arc the device fails leaves
+ * the state at the last one reached. ERROR is left only by DEVICE_RESET (to
+ * RUNNING); a request the table refuses is EINVAL, as the kernel answers.
+ * MIG_DATA_READ serves the saving states: PRE_COPY (and PRE_COPY_P2P) for the
+ * initial data, STOP_COPY for the rest. The DMA logging features are
+ * server_dirty.c's. */
 #include <errno.h>
 #include <string.h>
 
 #include "vdev/log.h"
+#include "mig_fsm.h"
+#include "server_dirty.h"
 #include "server_internal.h"
 
 #define FEATURE_BITS (VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_GET | \
@@ -23,24 +25,36 @@ static bool mig_supported(const struct vdev_vfu_server *s)
     return s->ops->mig_arc && s->ops->mig_save && s->ops->mig_load;
 }
 
-static bool state_valid_target(uint32_t st)
+uint64_t vfu_mig_flags(const struct vdev_vfu_server *s)
 {
-    return st == VFIO_DEVICE_STATE_STOP || st == VFIO_DEVICE_STATE_RUNNING ||
-           st == VFIO_DEVICE_STATE_STOP_COPY || st == VFIO_DEVICE_STATE_RESUMING;
+    uint64_t f = s->ops->mig_flags ? s->ops->mig_flags(s->opaque) : 0;
+
+    return VFIO_MIGRATION_STOP_COPY |
+           (f & (VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY));
 }
 
-/* Walks the shortest path to target, one direct arc at a time. */
+static bool saving(uint32_t st)
+{
+    return st == VFIO_DEVICE_STATE_STOP_COPY || st == VFIO_DEVICE_STATE_PRE_COPY ||
+           st == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+}
+
+/* Walks the path to target one direct arc at a time (mig_fsm.c). A failed arc
+ * leaves the state at the last one reached ("If this function fails then
+ * current device_state may be the original operating state or some other state
+ * along the combination transition path", <linux/vfio.h>). */
 static int mig_set(struct vdev_vfu_server *s, uint32_t target)
 {
-    if (!state_valid_target(target))
-        return vfu_bad(s, -EINVAL, "migration state %u is not one this device has",
-                       target);
+    uint64_t flags = vfu_mig_flags(s);
+
     if (s->mig_state == VFIO_DEVICE_STATE_ERROR)
         return vfu_bad(s, -EINVAL, "migration state ERROR: only a reset leaves it");
+    if (vfu_mig_next(s->mig_state, target, flags) == VFIO_DEVICE_STATE_ERROR)
+        return vfu_bad(s, -EINVAL, "migration state %u -> %u is not allowed "
+                       "(flags %#llx)", s->mig_state, target,
+                       (unsigned long long)flags);
     while (s->mig_state != target) {
-        uint32_t next = (s->mig_state == VFIO_DEVICE_STATE_STOP ||
-                         target == VFIO_DEVICE_STATE_STOP) ? target
-                                                           : VFIO_DEVICE_STATE_STOP;
+        uint32_t next = vfu_mig_next(s->mig_state, target, flags);
         int ret = s->ops->mig_arc(s->opaque, s->mig_state, next);
 
         if (ret < 0)
@@ -53,6 +67,11 @@ static int mig_set(struct vdev_vfu_server *s, uint32_t target)
 /* What the feature allows: GET and/or SET, or 0 for a feature we lack. */
 static uint32_t feature_ops(const struct vdev_vfu_server *s, uint32_t index)
 {
+    if (index == VFIO_DEVICE_FEATURE_DMA_LOGGING_START ||
+        index == VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP)
+        return VFIO_DEVICE_FEATURE_SET;
+    if (index == VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT)
+        return VFIO_DEVICE_FEATURE_GET;
     if (!mig_supported(s))
         return 0;
     if (index == VFIO_DEVICE_FEATURE_MIGRATION)
@@ -67,7 +86,7 @@ static int feature_get(struct vdev_vfu_server *s, struct vfu_msg *m,
 {
     struct vfio_device_feature_mig_state st = { .device_state = s->mig_state,
                                                 .data_fd = -1 };
-    uint64_t flags = VFIO_MIGRATION_STOP_COPY;
+    uint64_t flags = vfu_mig_flags(s);
     uint32_t n = index == VFIO_DEVICE_FEATURE_MIGRATION ? sizeof(flags) : sizeof(st);
 
     if (dlen)
@@ -109,6 +128,9 @@ VFU_HANDLER(vfu_h_device_feature)
         m->reply_size = m->size;
         return 0;
     }
+    if (index >= VFIO_DEVICE_FEATURE_DMA_LOGGING_START &&
+        index <= VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT)
+        return vfu_dirty_feature(s, m, &f, index, dlen);
     if (want == VFIO_DEVICE_FEATURE_GET)
         return feature_get(s, m, &f, index, dlen);
     if (dlen != sizeof(st))
@@ -130,7 +152,7 @@ VFU_HANDLER(vfu_h_mig_data_read)
     int ret;
 
     memcpy(&d, m->p, sizeof(d));
-    if (!mig_supported(s) || s->mig_state != VFIO_DEVICE_STATE_STOP_COPY)
+    if (!mig_supported(s) || !saving(s->mig_state))
         return vfu_bad(s, -EINVAL, "MIG_DATA_READ in migration state %u", s->mig_state);
     if (d.size > s->max_xfer || d.argsz < sizeof(d) + (uint64_t)d.size)
         return vfu_bad(s, -EINVAL, "MIG_DATA_READ of %u bytes, argsz %u", d.size,

@@ -4,6 +4,7 @@
  * The test device's state is its BAR0 (test_vfu_fixture.h). */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test_vfu_fixture.h"
 
@@ -24,8 +25,8 @@ static void set_scratch(struct vfx *f, uint32_t v)
 }
 
 /* MIGRATION (GET) and MIG_DEVICE_STATE (GET, SET) are there; MIGRATION has no
- * SET, DMA logging is not supported; the device starts RUNNING with
- * STOP_COPY support. */
+ * SET; DMA logging START/STOP (SET) and REPORT (GET) are there; the device
+ * starts RUNNING with STOP_COPY support (it has no mig_flags op). */
 static void test_mig_features(void **state)
 {
     struct vfx *f = *state;
@@ -38,7 +39,13 @@ static void test_mig_features(void **state)
                                              VFIO_DEVICE_FEATURE_SET), 0);
     assert_int_equal(vdev_vfuc_feature_probe(f->c, VFIO_DEVICE_FEATURE_MIGRATION,
                                              VFIO_DEVICE_FEATURE_SET), -ENOTSUP);
-    assert_int_equal(vdev_vfuc_feature_probe(f->c, 6 /* DMA_LOGGING_START */,
+    assert_int_equal(vdev_vfuc_feature_probe(f->c, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+                                             VFIO_DEVICE_FEATURE_SET), 0);
+    assert_int_equal(vdev_vfuc_feature_probe(f->c, VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+                                             VFIO_DEVICE_FEATURE_SET), 0);
+    assert_int_equal(vdev_vfuc_feature_probe(f->c, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+                                             VFIO_DEVICE_FEATURE_GET), 0);
+    assert_int_equal(vdev_vfuc_feature_probe(f->c, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
                                              VFIO_DEVICE_FEATURE_SET), -ENOTSUP);
     assert_int_equal(vdev_vfuc_mig_flags(f->c, &flags), 0);
     assert_int_equal(flags, VFIO_MIGRATION_STOP_COPY);
@@ -172,6 +179,99 @@ static void test_mig_state_kept(void **state)
     assert_int_equal(state_of(f), VFIO_DEVICE_STATE_RUNNING);
 }
 
+/* --- DMA dirty page logging ------------------------------------------------------ */
+
+#define IOVA   0x100000ull
+#define PAGE   4096ull
+#define NPAGES 8u
+
+static void reg_write(struct vfx *f, uint32_t off, uint32_t v)
+{
+    assert_int_equal(vdev_vfuc_region_write(f->c, VFIO_PCI_BAR0_REGION_INDEX, off, &v, 4,
+                                            false), 0);
+}
+
+/* The device writes len bytes of its BAR2 to client memory at iova. */
+static void device_writes(struct vfx *f, uint64_t iova, uint32_t len)
+{
+    reg_write(f, TDEV_REG_DMA_LO, (uint32_t)iova);
+    reg_write(f, TDEV_REG_DMA_HI, (uint32_t)(iova >> 32));
+    reg_write(f, TDEV_REG_DMA_LEN, len);
+    reg_write(f, TDEV_REG_DMA_CMD, 2);
+    assert_int_equal((int)tdev_reg(f, TDEV_REG_DMA_STATUS), 0);
+}
+
+static uint64_t report(struct vfx *f)
+{
+    uint64_t bm = 0xdead;
+
+    assert_int_equal(vdev_vfuc_dma_logging_report(f->c, IOVA, NPAGES * PAGE, PAGE, &bm,
+                                                  sizeof(bm)), 0);
+    return bm;
+}
+
+/* A memfd window, logged: the device's writes through the server's memory map
+ * and a write it reports itself show up as exactly their pages, once (the
+ * report clears them); a page size of 8 KiB folds pairs of pages; logging
+ * again while on is EBUSY, a report when off EINVAL. */
+static void test_dirty_logging(void **state)
+{
+    struct vfx *f = *state;
+    int mfd = test_memfd("vfu-dirty", NPAGES * PAGE);
+    struct vfio_device_feature_dma_logging_range r = { IOVA, NPAGES * PAGE };
+    uint64_t page = 1000, bm = 0;
+
+    assert_int_equal(vdev_vfuc_dma_map(f->c, IOVA, NPAGES * PAGE, mfd, 0,
+                                       VDEV_VFUC_DMA_RW), 0);
+    assert_int_equal(vdev_vfuc_dma_logging_report(f->c, IOVA, PAGE, PAGE, &bm, 8),
+                     -EINVAL);
+    assert_int_equal(vdev_vfuc_dma_logging_start(f->c, &page, &r, 1), 0);
+    assert_int_equal(page, PAGE);              /* 1000 is no page size: 4 KiB */
+    assert_int_equal(vdev_vfuc_dma_logging_start(f->c, &page, &r, 1), -EBUSY);
+    assert_int_equal(report(f), 0);
+
+    device_writes(f, IOVA + PAGE + 8, 16);                 /* page 1 */
+    device_writes(f, IOVA + 3 * PAGE + 4000, 200);         /* pages 3 and 4 */
+    assert_int_equal(vdev_vfu_server_mark_dirty(f->srv, IOVA + 6 * PAGE + 1, 1), 0);
+    assert_int_equal(report(f), (1u << 1) | (1u << 3) | (1u << 4) | (1u << 6));
+    assert_int_equal(report(f), 0);
+
+    device_writes(f, IOVA + 7 * PAGE, 4);
+    bm = 0;
+    assert_int_equal(vdev_vfuc_dma_logging_report(f->c, IOVA, NPAGES * PAGE, 2 * PAGE,
+                                                  &bm, sizeof(bm)), 0);
+    assert_int_equal(bm, 1u << 3);
+    assert_int_equal(vdev_vfuc_dma_logging_stop(f->c), 0);
+    assert_int_equal(vdev_vfuc_dma_logging_report(f->c, IOVA, PAGE, PAGE, &bm, 8),
+                     -EINVAL);
+    assert_int_equal(vdev_vfuc_dma_unmap(f->c, IOVA, NPAGES * PAGE, 0), 0);
+    close(mfd);
+}
+
+/* num_ranges 0 logs the windows mapped at START; a report outside them, or at
+ * a page size the log cannot give, is refused and the connection lives. */
+static void test_dirty_logging_all_windows(void **state)
+{
+    struct vfx *f = *state;
+    int mfd = test_memfd("vfu-dirty", NPAGES * PAGE);
+    uint64_t page = 2 * PAGE, bm = 0;
+
+    assert_int_equal(vdev_vfuc_dma_logging_start(f->c, &page, NULL, 0), -EINVAL);
+    assert_int_equal(vdev_vfuc_dma_map(f->c, IOVA, NPAGES * PAGE, mfd, 0,
+                                       VDEV_VFUC_DMA_RW), 0);
+    assert_int_equal(vdev_vfuc_dma_logging_start(f->c, &page, NULL, 0), 0);
+    assert_int_equal(page, 2 * PAGE);          /* a power of two >= 4 KiB is kept */
+    device_writes(f, IOVA + 5 * PAGE, 8);
+    assert_int_equal(report(f), 1u << 5);
+    assert_int_equal(vdev_vfuc_dma_logging_report(f->c, IOVA + NPAGES * PAGE, PAGE, PAGE,
+                                                  &bm, 8), -ENOENT);
+    assert_int_equal(vdev_vfuc_dma_logging_report(f->c, IOVA, PAGE, 2048, &bm, 8),
+                     -EINVAL);
+    assert_true(vdev_vfuc_connected(f->c));
+    /* The client's end stops the log with the windows (no leak: teardown). */
+    close(mfd);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, vfx_setup, vfx_teardown)
 
 int main(void)
@@ -182,6 +282,8 @@ int main(void)
         T(test_mig_errors),
         T(test_mig_bad_messages),
         T(test_mig_state_kept),
+        T(test_dirty_logging),
+        T(test_dirty_logging_all_windows),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
