@@ -206,6 +206,21 @@ VDEV_API int vdev_pci_set_status_bits(struct vdev_pci *pci, uint16_t bits);
  * 0 if there is none. For the device to find its vendor capabilities. */
 VDEV_API unsigned vdev_pci_find_cap(struct vdev_pci *pci, uint8_t cap_id, unsigned nth);
 
+/* Migration: the function's state as a byte stream (config space, with MSI's
+ * registers and the INTx level; the MSI-X table and pending bits), with a
+ * magic, a version and its length. Eventfds are not part of it.
+ * vdev_pci_state_size: the stream's exact length for this function.
+ * vdev_pci_save: writes it; returns its length, or -ENOSPC if cap is smaller.
+ * vdev_pci_load: takes a stream vdev_pci_save wrote on a function of the same
+ *   layout (config size, MSI-X vectors, and every bit no driver can write:
+ *   IDs, BARs, capabilities); -EINVAL for any other, and then nothing changed.
+ *   Only bits a driver or the device could have changed are taken from it.
+ *   It fires nothing: a vector pending in the stream goes out when unmasked.
+ * Thread-safe; the device should be stopped so its state does not move. */
+VDEV_API size_t vdev_pci_state_size(const struct vdev_pci *pci);
+VDEV_API int vdev_pci_save(struct vdev_pci *pci, void *buf, size_t cap);
+VDEV_API int vdev_pci_load(struct vdev_pci *pci, const void *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -105,6 +105,30 @@ VDEV_API void vdev_virtio_pci_config_changed(struct vdev_virtio_pci *vp);
 /* device_status as the driver last set it (with NEEDS_RESET when set). */
 VDEV_API uint8_t vdev_virtio_pci_status(const struct vdev_virtio_pci *vp);
 
+/* Migration (the transport's set_running/save/load, e.g. pci_vfu.h's hooks).
+ * set_running(false): the queues stop keeping their ring positions
+ *   (vdev_vq_get_base) and nothing starts one (DRIVER_OK, queue_enable, the end
+ *   of a DMA change) until set_running(true), which starts the queues that ran
+ *   or that the driver started meanwhile, where they were; with no memory
+ *   (vdev_virtio_pci_set_mem) yet, they start at the next resume. Returns 0.
+ *   A reset from outside (vdev_virtio_pci_reset, vdev_pci_reset) also ends the
+ *   stop, as a VFIO device reset returns the migration state to RUNNING.
+ * save (stopped only, else -EBUSY): status, features, selectors, config vector,
+ *   generation and ISR, every queue's size, enable, vector, ring addresses and
+ *   position, the function's state (pci.h) and the device's (ops->save); *len
+ *   bytes, at most state_max. -ENOSPC, or the device's error.
+ * load (stopped only, else -EBUSY): the whole stream is checked first; one of
+ *   another layout (queue count, features offered, config size, the PCI
+ *   function's layout) or with a value out of range is refused with -EINVAL
+ *   and nothing changed; the device's ops->set_features and ops->load get its
+ *   part. The queues that ran start at their positions at set_running(true)
+ *   and serve what the driver made available meanwhile. */
+VDEV_API int    vdev_virtio_pci_set_running(struct vdev_virtio_pci *vp, bool running);
+VDEV_API size_t vdev_virtio_pci_state_max(struct vdev_virtio_pci *vp);
+VDEV_API int    vdev_virtio_pci_save(struct vdev_virtio_pci *vp, void *buf, size_t cap,
+                                     size_t *len);
+VDEV_API int    vdev_virtio_pci_load(struct vdev_virtio_pci *vp, const void *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

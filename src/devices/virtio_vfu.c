@@ -1,6 +1,7 @@
 /* virtio_vfu.c — a virtio device over vfio-user (virtio_vfu.h): the virtio-pci
- * transport as a pci_vfu device, with its config window, its DMA map and its
- * notify ioeventfds. */
+ * transport as a pci_vfu device, with its config window, its DMA map, its
+ * notify ioeventfds and its migration (the transport's set_running, save and
+ * load, which the adapter turns into the server's STOP_COPY migration). */
 #include <errno.h>
 #include <stdlib.h>
 #include <linux/vfio.h>
@@ -12,6 +13,7 @@
 #include "vdev/virtio_vfu.h"
 
 struct vdev_virtio_vfu {
+    struct vdev_pci_vfu_device ops;  /* the adapter's, with this state_max */
     struct vdev_virtio_pci *vp;
     struct vdev_pci_vfu *adapter;
     struct vdev_vfu_server *srv;
@@ -68,11 +70,35 @@ static int region_io_fds(void *opaque, uint32_t index, struct vdev_vfu_io_fd *ou
     return 0;
 }
 
+static int set_running(void *opaque, bool running)
+{
+    struct vdev_virtio_vfu *v = opaque;
+
+    return vdev_virtio_pci_set_running(v->vp, running);
+}
+
+static int save(void *opaque, void *buf, size_t cap, size_t *len)
+{
+    struct vdev_virtio_vfu *v = opaque;
+
+    return vdev_virtio_pci_save(v->vp, buf, cap, len);
+}
+
+static int load(void *opaque, const void *buf, size_t len)
+{
+    struct vdev_virtio_vfu *v = opaque;
+
+    return vdev_virtio_pci_load(v->vp, buf, len);
+}
+
 static const struct vdev_pci_vfu_device virtio_vfu_device = {
     .bar_access = bar_access,
     .config_access = config_access,
     .dma_quiesce = dma_quiesce,
     .region_io_fds = region_io_fds,
+    .set_running = set_running,
+    .save = save,
+    .load = load,
 };
 
 VDEV_API int vdev_virtio_vfu_new(const struct vdev_virtio_vfu_config *c,
@@ -80,7 +106,7 @@ VDEV_API int vdev_virtio_vfu_new(const struct vdev_virtio_vfu_config *c,
 {
     struct vdev_virtio_vfu *v = calloc(1, sizeof(*v));
     struct vdev_virtio_pci_config vc = { .dev = c->dev, .workers = c->workers };
-    struct vdev_pci_vfu_config ac = { .dev = &virtio_vfu_device, .loop = c->loop };
+    struct vdev_pci_vfu_config ac = { .loop = c->loop };
     struct vdev_vfu_server_config sc = {
         .loop = c->loop, .socket_path = c->socket_path, .listen_fd = c->listen_fd,
         .conn_fd = c->conn_fd,
@@ -92,6 +118,9 @@ VDEV_API int vdev_virtio_vfu_new(const struct vdev_virtio_vfu_config *c,
     ret = vdev_virtio_pci_new(&vc, &v->vp);
     if (ret == 0) {
         v->nq = c->dev->ops->num_queues(c->dev->priv);
+        v->ops = virtio_vfu_device;
+        v->ops.state_max = vdev_virtio_pci_state_max(v->vp);
+        ac.dev = &v->ops;
         ac.pci = vdev_virtio_pci_function(v->vp);
         ac.opaque = v;
         ret = vdev_pci_vfu_new(&ac, &v->adapter);

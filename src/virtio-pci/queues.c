@@ -62,6 +62,11 @@ int vp_queue_start(struct vdev_virtio_pci *vp, struct vp_queue *q, uint32_t base
 
     if (q->wq)
         return 0;
+    if (vp->stopped) {              /* migration: it starts when the device runs */
+        q->base = base;
+        q->resume = true;
+        return 0;
+    }
     if (!vp->mem)
         return -ENODEV;             /* no DMA memory yet */
     if (c.base == (uint32_t)-1)
@@ -127,6 +132,8 @@ VDEV_API void vdev_virtio_pci_quiesce(struct vdev_virtio_pci *vp)
 
 VDEV_API void vdev_virtio_pci_resume(struct vdev_virtio_pci *vp)
 {
+    if (vp->stopped)
+        return;                     /* migration stopped it: set_running restarts */
     for (unsigned i = 0; i < vp->nq; i++) {
         struct vp_queue *q = &vp->queues[i];
         int ret;

@@ -105,10 +105,17 @@ VDEV_API int vdev_virtio_pci_notify_fd(struct vdev_virtio_pci *vp, unsigned n)
     return n < vp->nq ? vp->queues[n].kick_fd : -ERANGE;
 }
 
-/* pci.h resets the function (FLR, or vdev_pci_reset), then calls this. */
+/* pci.h resets the function (FLR, or vdev_pci_reset), then calls this. A
+ * reset from the transport also ends a migration stop: VFIO's device reset
+ * puts the migration state back to RUNNING (<linux/vfio.h>,
+ * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE), and vfio-user's server does too. */
 void vp_on_pci_reset(void *opaque, enum vdev_pci_reset_kind kind)
 {
-    vp_device_reset(opaque);
+    struct vdev_virtio_pci *vp = opaque;
+
+    vp_device_reset(vp);
+    if (kind == VDEV_PCI_RESET_BUS)
+        vp->stopped = false;
 }
 
 VDEV_API void vdev_virtio_pci_reset(struct vdev_virtio_pci *vp)

@@ -56,6 +56,7 @@ struct vdev_virtio_pci {
     _Atomic uint8_t config_generation;
     _Atomic uint8_t isr;
     bool needs_reset;
+    bool stopped;                    /* by migration: no queue starts (state.c) */
     unsigned cfg_cap;                /* offset of the PCI configuration access capability */
     struct vp_queue *queues;
 };
