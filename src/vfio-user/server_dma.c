@@ -247,6 +247,9 @@ VFU_HANDLER(vfu_h_dma_unmap)
         return vfu_bad(s, -EINVAL, "DMA_UNMAP argsz %u below %zu", u.argsz, sizeof(u));
     if (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
         return dma_unmap_dirty(s, m, &u);
+    if (m->size != sizeof(u))
+        return vfu_bad(s, -EINVAL, "DMA_UNMAP of %u bytes without a dirty bitmap",
+                       m->size);
     if (u.flags & ~(uint32_t)VFIO_DMA_UNMAP_FLAG_ALL)
         return vfu_bad(s, -EINVAL, "DMA_UNMAP flags %#x", u.flags);
     if (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) {

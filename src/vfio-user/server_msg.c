@@ -32,8 +32,11 @@ static const struct vfu_handler handlers[VFU_CMD_MAX] = {
                           VFU_FDS_NONE, false },
     [VFU_CMD_DMA_MAP] = { "DMA_MAP", vfu_h_dma_map, sizeof(struct vfu_dma_map),
                           sizeof(struct vfu_dma_map), VFU_FDS_ONE, false },
+    /* The entry, and with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP a bitmap's
+     * pgsize and size after it (server_dma.c). */
     [VFU_CMD_DMA_UNMAP] = { "DMA_UNMAP", vfu_h_dma_unmap, sizeof(struct vfu_dma_unmap),
-                            sizeof(struct vfu_dma_unmap), VFU_FDS_NONE, false },
+                            sizeof(struct vfu_dma_unmap) + 2 * sizeof(uint64_t),
+                            VFU_FDS_NONE, false },
     [VFU_CMD_DEVICE_GET_INFO] = { "DEVICE_GET_INFO", vfu_h_device_get_info,
                                   VFU_DEVICE_INFO_SIZE, VFU_DEVICE_INFO_SIZE,
                                   VFU_FDS_NONE, false },

@@ -248,6 +248,30 @@ static void test_dirty_logging(void **state)
     close(mfd);
 }
 
+/* DMA_UNMAP with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP: the window's bitmap comes
+ * back, then the window is gone; without logging it is refused. */
+static void test_unmap_dirty_bitmap(void **state)
+{
+    struct vfx *f = *state;
+    int mfd = test_memfd("vfu-dirty", NPAGES * PAGE);
+    struct vfio_device_feature_dma_logging_range r = { IOVA, NPAGES * PAGE };
+    uint64_t page = PAGE, bm = 0;
+
+    assert_int_equal(vdev_vfuc_dma_map(f->c, IOVA, NPAGES * PAGE, mfd, 0,
+                                       VDEV_VFUC_DMA_RW), 0);
+    assert_true(vdev_vfuc_dma_unmap_dirty(f->c, IOVA, NPAGES * PAGE, PAGE, &bm,
+                                          sizeof(bm)) < 0);      /* no logging */
+    assert_int_equal(vdev_vfuc_dma_logging_start(f->c, &page, &r, 1), 0);
+    device_writes(f, IOVA + 2 * PAGE + 8, 16);                  /* page 2 */
+    device_writes(f, IOVA + 5 * PAGE, 4);                       /* page 5 */
+    assert_int_equal(vdev_vfuc_dma_unmap_dirty(f->c, IOVA, NPAGES * PAGE, PAGE, &bm,
+                                               sizeof(bm)), 0);
+    assert_int_equal(bm, (1u << 2) | (1u << 5));
+    assert_int_equal(vdev_vfuc_dma_unmap(f->c, IOVA, NPAGES * PAGE, 0), -ENOENT);
+    assert_int_equal(vdev_vfuc_dma_logging_stop(f->c), 0);
+    close(mfd);
+}
+
 /* num_ranges 0 logs the windows mapped at START; a report outside them, or at
  * a page size the log cannot give, is refused and the connection lives. */
 static void test_dirty_logging_all_windows(void **state)
@@ -284,6 +308,7 @@ int main(void)
         T(test_mig_state_kept),
         T(test_dirty_logging),
         T(test_dirty_logging_all_windows),
+        T(test_unmap_dirty_bitmap),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
