@@ -69,6 +69,7 @@ BENCH_ROUNDS  ?= 2
 bench: all
 	@VDEV_DEPS_EXTRA="qemu-system-common gnuplot-nox util-linux" scripts/install-deps
 	$(BUILD)/bench/vdev-bench-virtq $(VIRTQ_SECONDS)
+	$(BUILD)/bench/vdev-bench-vfu $(BENCH_SECONDS) $(BENCH_ROUNDS)
 	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) scripts/bench-blk.sh $(BUILD)
 
 fuzz:

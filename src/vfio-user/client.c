@@ -36,6 +36,7 @@ void vfuc_drop(struct vdev_vfuc *c, int err, const char *fmt, ...)
         close(c->twin_fd);
         c->twin_fd = -1;
     }
+    c->rx_have = 0;
 }
 
 static int client_new(int fd, int timeout_ms, struct vdev_vfuc **out)
@@ -56,7 +57,10 @@ static int client_new(int fd, int timeout_ms, struct vdev_vfuc **out)
     c->buf_cap = sizeof(struct vfu_header) + sizeof(struct vfu_region_access) +
                  c->my_max_xfer + VFUC_REPLY_EXTRA;
     c->buf = malloc(c->buf_cap);
-    if (!c->buf) {
+    c->rx = malloc(c->buf_cap);
+    if (!c->buf || !c->rx) {
+        free(c->buf);
+        free(c->rx);
         free(c);
         return -ENOMEM;
     }
@@ -127,6 +131,7 @@ VDEV_API void vdev_vfuc_close(struct vdev_vfuc *c)
         close(c->twin_fd);
     free(c->windows);
     free(c->buf);
+    free(c->rx);
     free(c);
 }
 
@@ -142,11 +147,16 @@ VDEV_API int vdev_vfuc_socket(const struct vdev_vfuc *c)
 
 /* --- one message out ---------------------------------------------------------- */
 
+/* Messages up to this size are built on the stack: register accesses, the
+ * hot path, then cost no allocation. */
+#define SEND_STACK_MAX 256u
+
 int vfuc_send_on(struct vdev_vfuc *c, int sock, const struct vfu_header *h,
                  const void *payload, uint32_t size, const void *data,
                  uint32_t data_size, const int *fds, size_t nfds)
 {
-    uint8_t *m = malloc(h->msg_size);
+    uint8_t small[SEND_STACK_MAX];
+    uint8_t *m = h->msg_size <= sizeof(small) ? small : malloc(h->msg_size);
     int ret;
 
     if (!m)
@@ -157,7 +167,8 @@ int vfuc_send_on(struct vdev_vfuc *c, int sock, const struct vfu_header *h,
     if (data_size)
         memcpy(m + sizeof(*h) + size, data, data_size);
     ret = vdev_sock_send(sock, m, h->msg_size, fds, nfds, c->timeout_ms);
-    free(m);
+    if (m != small)
+        free(m);
     return ret;
 }
 
@@ -225,7 +236,8 @@ static int64_t now_ms(void)
 }
 
 /* Waits for the main socket to be readable, serving the twin socket meanwhile
- * (the server may need our answer before it answers us). */
+ * (the server may need our answer before it answers us); poll() skips a
+ * twin_fd of -1. */
 static int wait_main(struct vdev_vfuc *c, int64_t deadline)
 {
     for (;;) {
@@ -235,8 +247,6 @@ static int wait_main(struct vdev_vfuc *c, int64_t deadline)
         };
         int left = -1, r;
 
-        if (c->twin_fd < 0)
-            return 0;           /* the read's own timeout applies */
         if (deadline >= 0) {
             int64_t l = deadline - now_ms();
 
@@ -255,6 +265,105 @@ static int wait_main(struct vdev_vfuc *c, int64_t deadline)
     }
 }
 
+union rx_cmsg {
+    char buf[CMSG_SPACE(sizeof(int) * VDEV_SOCK_MAX_FDS)];
+    struct cmsghdr align;
+};
+
+/* One recvmsg() on the main socket, appended to c->rx; its fds appended to
+ * fds (more than max_fds in all, or some lost: -EPROTO, all closed). 1 when
+ * bytes came, 0 on EAGAIN. */
+static int rx_read(struct vdev_vfuc *c, int *fds, size_t max_fds, size_t *nfds)
+{
+    union rx_cmsg cbuf;
+    struct iovec iov = { .iov_base = c->rx + c->rx_have,
+                         .iov_len = c->buf_cap - c->rx_have };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
+    bool too_many = false;
+    ssize_t n;
+
+    do
+        n = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        size_t k;
+
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (*nfds < max_fds) {
+                fds[(*nfds)++] = fd;
+            } else {
+                close(fd);
+                too_many = true;
+            }
+        }
+    }
+    if (too_many || (mh.msg_flags & MSG_CTRUNC))
+        return -EPROTO;         /* more fds than we announced */
+    if (n == 0)
+        return c->rx_have ? -EPROTO : -ECONNRESET;
+    c->rx_have += (size_t)n;
+    return 1;
+}
+
+/* Reads one whole message from the main socket into c->buf with its fds, in
+ * as few receives as it takes: one recvmsg() usually brings a whole reply,
+ * and what comes after it stays in c->rx for the next call.
+ *
+ * fds: the kernel ends a receive on a UNIX stream socket with the chunk that
+ * carries fds, so they belong to the message holding the receive's last byte.
+ * A server sends the next message only after we answered or asked again
+ * ("Command Concurrency"), so fds that belong to a later message are not the
+ * spec's: -EPROTO. On error every fd is closed. */
+static int recv_main(struct vdev_vfuc *c, struct vfu_header *h, int *fds,
+                     size_t max_fds, size_t *nfds, int64_t deadline)
+{
+    size_t fds_end = 0;         /* the last byte of a receive with fds, + 1 */
+    int ret = 0;
+
+    *nfds = 0;
+    for (;;) {
+        if (c->rx_have >= sizeof(*h)) {
+            memcpy(h, c->rx, sizeof(*h));
+            if (h->msg_size < sizeof(*h) || h->msg_size > c->buf_cap) {
+                ret = -EPROTO;
+                break;
+            }
+            if (c->rx_have >= h->msg_size) {
+                if (fds_end > h->msg_size) {
+                    ret = -EPROTO;
+                    break;
+                }
+                memcpy(c->buf, c->rx, h->msg_size);
+                c->rx_have -= h->msg_size;
+                memmove(c->rx, c->rx + h->msg_size, c->rx_have);
+                return 0;
+            }
+        }
+        ret = wait_main(c, deadline);
+        if (ret == 0) {
+            size_t before = *nfds;
+
+            ret = rx_read(c, fds, max_fds, nfds);
+            if (*nfds > before)
+                fds_end = c->rx_have;
+        }
+        if (ret < 0)
+            break;
+    }
+    vdev_close_fds(fds, *nfds);
+    *nfds = 0;
+    return ret;
+}
+
 static int error_of(uint32_t error_no)
 {
     return error_no > 0 && error_no < 4096 ? -(int)error_no : -EREMOTEIO;
@@ -271,9 +380,7 @@ static int wait_reply(struct vdev_vfuc *c, uint16_t id, uint16_t command,
     int ret;
 
     for (;;) {
-        ret = wait_main(c, deadline);
-        if (ret == 0)
-            ret = recv_msg(c, c->sock, &h, fds, c->my_max_fds, &nfds);
+        ret = recv_main(c, &h, fds, c->my_max_fds, &nfds, deadline);
         if (ret < 0) {
             vfuc_drop(c, ret, "waiting for the reply to command %u", command);
             return ret;

@@ -40,6 +40,8 @@ struct vdev_vfuc {
     uint32_t my_max_xfer;
     uint8_t *buf;                 /* one message in: header + payload */
     size_t buf_cap;
+    uint8_t *rx;                  /* main socket bytes read, not yet taken */
+    size_t rx_have;               /* (buf_cap of them at most) */
 };
 
 /* A reply as received: its payload in c->buf after the header. */
