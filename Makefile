@@ -60,9 +60,11 @@ clean:
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz demo bench
 # Benchmarks: figures and ratios against a peer measured in the same run: a
-# virtqueue against a bare ring (VIRTQ_SECONDS per case), then vdevd against
-# qemu-storage-daemon (BENCH_SECONDS per run, BENCH_ROUNDS rounds; the table and
-# plot land in $(BUILD)/bench/blk.txt and blk.png).
+# virtqueue against a bare ring (VIRTQ_SECONDS per case); vfio-user REGION_READ
+# round trips and posted REGION_WRITEs against a bare echo over the same socket;
+# then vdevd against qemu-storage-daemon and vdevd over vfio-user against vdevd
+# over vhost-user (BENCH_SECONDS per run, BENCH_ROUNDS rounds; the table and plot
+# land in $(BUILD)/bench/blk.txt and blk.png).
 VIRTQ_SECONDS ?= 1
 BENCH_SECONDS ?= 3
 BENCH_ROUNDS  ?= 2
