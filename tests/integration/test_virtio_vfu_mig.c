@@ -13,11 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/vfio.h>
 #include <linux/virtio_blk.h>
@@ -48,9 +51,13 @@
 #define LATE        2                    /* per queue, made available after it */
 #define CHUNK       4096u
 
-/* One server: its loop thread, workers and device, on the shared image. */
+extern char **environ;
+
+/* One server: its loop thread, workers and device, on the shared image; or a
+ * vdevd process ($VDEVD) serving the image with transport=vfio-user. */
 struct side {
     char sock[96];
+    pid_t pid;                           /* vdevd's, or 0 */
     struct vdev_loop *loop;
     pthread_t thread;
     struct vdev_workers *workers;
@@ -59,6 +66,7 @@ struct side {
 };
 
 struct t {
+    bool vdevd;                          /* the servers are vdevd processes */
     int fds_before;
     char dir[64], img[96];
     struct side src, dst;
@@ -109,6 +117,21 @@ static const struct vpd_ops over_vfio_user = { over_cfg, over_bar, over_irq_fd }
 
 /* --- fixture -------------------------------------------------------------------- */
 
+/* vdevd --device virtio-blk,file=IMG,socket=S,transport=vfio-user: the same
+ * device a VMM's vdevd serves, in its own process. */
+static void side_spawn(struct t *t, struct side *s, uint16_t queues)
+{
+    char dev[320];
+    char *argv[] = { getenv("VDEVD"), "--log-level", "warn", "--device", dev, NULL };
+
+    assert_non_null(argv[0]);
+    snprintf(dev, sizeof(dev), "virtio-blk,file=%s,socket=%s,transport=vfio-user,"
+             "num-queues=%u", t->img, s->sock, queues);
+    assert_int_equal(posix_spawn(&s->pid, argv[0], NULL, NULL, argv, environ), 0);
+    for (int i = 0; i < 10000 && access(s->sock, F_OK) < 0; i++)
+        usleep(1000);
+}
+
 static void side_start(struct t *t, struct side *s, const char *name, uint16_t queues)
 {
     struct vdev_workers_config wc = { .threads = 2, .name = "vmig" };
@@ -117,6 +140,10 @@ static void side_start(struct t *t, struct side *s, const char *name, uint16_t q
     char spec[160];
 
     snprintf(s->sock, sizeof(s->sock), "%s/%s", t->dir, name);
+    if (t->vdevd) {
+        side_spawn(t, s, queues);
+        return;
+    }
     snprintf(spec, sizeof(spec), "file:path=%s", t->img);
     bc.backend = spec;
     assert_int_equal(vdev_loop_new(&s->loop), 0);
@@ -132,6 +159,14 @@ static void side_start(struct t *t, struct side *s, const char *name, uint16_t q
 
 static void side_stop(struct side *s)
 {
+    int st;
+
+    if (s->pid > 0) {                    /* SIGTERM: a clean stop, status 0 */
+        assert_int_equal(kill(s->pid, SIGTERM), 0);
+        assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        return;
+    }
     vdev_loop_stop(s->loop);
     pthread_join(s->thread, NULL);
     vdev_virtio_vfu_free(s->v);
@@ -159,7 +194,7 @@ static void set_irqs(struct t *t, struct vdev_vfuc *c)
                                         0, QUEUES + 1, fds), 0);
 }
 
-static int setup_with(void **state, uint16_t dst_queues)
+static int setup_with(void **state, uint16_t dst_queues, bool vdevd)
 {
     struct t *t = calloc(1, sizeof(*t));
     struct vdev_mem_region r = { .gpa = GPA, .size = MEM_SIZE,
@@ -168,6 +203,7 @@ static int setup_with(void **state, uint16_t dst_queues)
 
     assert_non_null(t);
     alarm(120);
+    t->vdevd = vdevd;
     t->fds_before = test_count_fds();
     snprintf(t->dir, sizeof(t->dir), "/tmp/vdev-vmig-XXXXXX");
     assert_non_null(mkdtemp(t->dir));
@@ -204,12 +240,17 @@ static int setup_with(void **state, uint16_t dst_queues)
 
 static int setup(void **state)
 {
-    return setup_with(state, QUEUES);
+    return setup_with(state, QUEUES, false);
 }
 
 static int setup_other_layout(void **state)
 {
-    return setup_with(state, QUEUES + 1);
+    return setup_with(state, QUEUES + 1, false);
+}
+
+static int setup_vdevd(void **state)
+{
+    return setup_with(state, QUEUES, true);
 }
 
 static int teardown(void **state)
@@ -567,6 +608,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_packed, setup, teardown),
+        /* The same, from one vdevd process to another. */
+        cmocka_unit_test_setup_teardown(test_migrate_split, setup_vdevd, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_packed, setup_vdevd, teardown),
         cmocka_unit_test_setup_teardown(test_bad_stream_then_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_layout_refused, setup_other_layout,
                                         teardown),
