@@ -213,6 +213,15 @@ VDEV_API int  vdev_vfu_server_dma_read(struct vdev_vfu_server *s, uint64_t iova,
 VDEV_API int  vdev_vfu_server_dma_write(struct vdev_vfu_server *s, uint64_t iova,
                                         const void *buf, uint64_t len);
 
+/* The client's trigger eventfd for vector of irq index (borrowed: valid until
+ * the next SET_IRQS of that index or the client's end; dup it to keep it), for
+ * a device that signals it directly from its own threads. -ENOTCONN, -ENOENT
+ * (no eventfd set), -ERANGE. Masking by SET_IRQS is the server's: a device
+ * that signals the fd itself only does so for an index without
+ * VFIO_IRQ_INFO_MASKABLE. */
+VDEV_API int  vdev_vfu_server_irq_fd(struct vdev_vfu_server *s, uint32_t index,
+                                     uint32_t vector);
+
 /* Signals vector of irq index on the client's trigger eventfd. 0, or -ENOTCONN,
  * -ENOENT (the index was never set up, or no eventfd is set), -ERANGE (no such
  * vector), -EAGAIN (masked: it is signalled when the client unmasks it), or the

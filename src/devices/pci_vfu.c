@@ -75,8 +75,26 @@ static void relay_stop(struct vdev_pci_vfu *a, struct pci_vfu_relay *r)
     r->fd = -1;
 }
 
-/* After SET_IRQS gave eventfds: every vector of the range gets its relay. The
- * server has checked the range against irq_info. */
+/* MSI and MSI-X: pci.h signals the client's eventfd itself (a duplicate), so
+ * an interrupt goes from the device's worker straight to the VMM, without a
+ * hop through the loop; their masking is pci.h's (vector control, function
+ * mask), as vfio-pci leaves them unmaskable through SET_IRQS. */
+static void direct_set(struct vdev_pci_vfu *a, uint32_t index, uint32_t start,
+                       uint32_t count)
+{
+    for (uint32_t v = start; v < start + count; v++) {
+        int fd = vdev_vfu_server_irq_fd(a->srv, index, v);
+        int ret = vdev_pci_set_irq_fd(a->cfg.pci, (enum vdev_pci_irq_mode)index, v,
+                                      fd >= 0 ? fd : -1);
+
+        if (ret < 0)
+            vdev_warn("pci-vfu: irq %u vector %u: %s", index, v, vdev_strerror(ret));
+    }
+}
+
+/* After SET_IRQS gave eventfds: MSI and MSI-X vectors get the client's
+ * eventfd, INTx (maskable through SET_IRQS) its relay. The server has checked
+ * the range against irq_info. */
 static void on_set_irqs(void *opaque, uint32_t index, uint32_t start, uint32_t count,
                         uint32_t flags)
 {
@@ -86,6 +104,10 @@ static void on_set_irqs(void *opaque, uint32_t index, uint32_t start, uint32_t c
         !(flags & VFIO_IRQ_SET_DATA_EVENTFD) ||
         !(flags & VFIO_IRQ_SET_ACTION_TRIGGER))
         return;
+    if (index != VFIO_PCI_INTX_IRQ_INDEX) {
+        direct_set(a, index, start, count);
+        return;
+    }
     for (uint32_t v = start; v < start + count; v++) {
         struct pci_vfu_relay *r = &a->relays[index][v];
         int ret = r->fd < 0 ? relay_start(a, r) : 0;
@@ -108,9 +130,12 @@ static int irq_info(void *opaque, uint32_t index, uint32_t *count, uint32_t *fla
     if (!*count)
         return 0;
     /* The flags of VFIO's PCI devices, but INTx is not AUTOMASKED: the server
-     * does not mask it when it fires. Masking is the server's (SET_IRQS). */
-    *flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE;
-    if (index != VFIO_PCI_INTX_IRQ_INDEX)
+     * does not mask it when it fires. INTx masking is the server's (SET_IRQS);
+     * MSI and MSI-X are masked in the function (pci.h), as vfio-pci has them. */
+    *flags = VFIO_IRQ_INFO_EVENTFD;
+    if (index == VFIO_PCI_INTX_IRQ_INDEX)
+        *flags |= VFIO_IRQ_INFO_MASKABLE;
+    else
         *flags |= VFIO_IRQ_INFO_NORESIZE;
     return 0;
 }

@@ -244,6 +244,21 @@ VFU_HANDLER(vfu_h_set_irqs)
     return 0;
 }
 
+VDEV_API int vdev_vfu_server_irq_fd(struct vdev_vfu_server *s, uint32_t index,
+                                    uint32_t vector)
+{
+    struct vfu_irq_index *x;
+
+    if (!s || s->c.fd < 0)
+        return -ENOTCONN;
+    if (index >= s->nirqs || !s->irqs[index].trigger)
+        return -ENOENT;
+    x = &s->irqs[index];
+    if (vector >= x->count)
+        return -ERANGE;
+    return x->trigger[vector] >= 0 ? x->trigger[vector] : -ENOENT;
+}
+
 VDEV_API int vdev_vfu_server_irq_trigger(struct vdev_vfu_server *s, uint32_t index,
                                          uint32_t vector)
 {

@@ -315,6 +315,42 @@ static void test_ioeventfds(void **state)
         close(fds[i]);
 }
 
+/* MSI-X interrupts go from the queue's worker straight to the VMM's eventfd:
+ * with the server's loop stopped, a doorbell on the ioeventfd still gets its
+ * request served and its interrupt delivered. MSI-X is not maskable through
+ * SET_IRQS (its masking is the function's), INTx is. */
+static void test_irq_without_loop(void **state)
+{
+    struct t *t = *state;
+    struct vdev_vfuc_io_fd subs[8];
+    struct vfio_irq_info info;
+    int fds[8], kick[QUEUES];
+    size_t nfds = 8;
+    uint32_t count = 0;
+
+    assert_int_equal(vdev_vfuc_irq_info(t->c, VFIO_PCI_MSIX_IRQ_INDEX, &info), 0);
+    assert_int_equal(info.count, QUEUES + 1);
+    assert_false(info.flags & VFIO_IRQ_INFO_MASKABLE);
+    assert_int_equal(vdev_vfuc_irq_info(t->c, VFIO_PCI_INTX_IRQ_INDEX, &info), 0);
+    assert_true(info.flags & VFIO_IRQ_INFO_MASKABLE);
+    assert_int_not_equal(vdev_vfuc_set_irqs(t->c, VFIO_PCI_MSIX_IRQ_INDEX,
+                                            VFIO_IRQ_SET_DATA_NONE |
+                                            VFIO_IRQ_SET_ACTION_MASK, 0, 1, NULL), 0);
+
+    assert_int_equal(vdev_vfuc_region_io_fds(t->c, VFIO_PCI_BAR0_REGION_INDEX, subs, 8,
+                                             &count, fds, &nfds), 0);
+    for (unsigned i = 0; i < QUEUES; i++)
+        kick[i] = fds[subs[i].fd_index];
+    bring_up(t, false);
+    vdev_loop_stop(t->loop);
+    pthread_join(t->thread, NULL);
+    for (uint16_t q = 0; q < QUEUES; q++)
+        assert_int_equal(blk_req(t, q, VIRTIO_BLK_T_IN, 8, 4096, kick[q]), VIRTIO_BLK_S_OK);
+    assert_int_equal(pthread_create(&t->thread, NULL, loop_main, t->loop), 0);
+    for (size_t i = 0; i < nfds; i++)
+        close(fds[i]);
+}
+
 /* DEVICE_RESET while requests wait: queues stop, the device is back at reset
  * (status 0, queues disabled), and the driver brings it up again. */
 static void test_reset_mid_io(void **state)
@@ -385,6 +421,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blk_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blk_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ioeventfds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_irq_without_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_mid_io, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dma_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_client, setup, teardown),
